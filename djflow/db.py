@@ -1,0 +1,192 @@
+"""The SQLite connection: pragmas, transactions with savepoints, retry when busy.
+
+SQLite has one writer at a time. Every write here runs in ``BEGIN IMMEDIATE`` so a
+transaction takes the write lock when it starts (never half-way, which could deadlock),
+and waits with a busy timeout plus backoff rather than failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import DjflowError
+
+BUSY_TIMEOUT_MS = 60_000
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "fuse.sshfs", "afs", "9p", "lustre", "gpfs", "ceph"}
+
+
+class Database:
+    """One connection to a pipeline's SQLite file."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = str(path)
+        self.readonly = readonly
+        self.depth = 0
+        self.conn = _connect(self.path, readonly)
+
+    def close(self) -> None:
+        """Close the connection (any open transaction is rolled back)."""
+        self.conn.close()
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Run one statement, turning "busy" into waiting and other failures into djflow errors."""
+        return with_busy_retry(lambda: self.conn.execute(sql, params))
+
+    def query(self, sql: str, params: Any = ()) -> list[tuple]:
+        """All rows of a query."""
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        row = self.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.depth > 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """A write transaction; nested use is a savepoint. An exception rolls back everything in it."""
+        if self.readonly:
+            raise DjflowError(f"the database {self.path} is open read-only; nothing can be written")
+        if self.depth == 0:
+            with_busy_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            self.depth = 1
+            try:
+                yield self
+            except BaseException:
+                self.depth = 0
+                self.conn.rollback()
+                raise
+            self.depth = 0
+            try:
+                with_busy_retry(lambda: self.conn.execute("COMMIT"))
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.rollback()
+                raise
+            return
+        name = f"djflow_{self.depth}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        self.depth += 1
+        try:
+            yield self
+        except BaseException:
+            self.depth -= 1
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.depth -= 1
+        self.conn.execute(f"RELEASE {name}")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Database]:
+        """A read transaction: every query inside sees the same state of the database."""
+        if self.depth > 0 or self.conn.in_transaction:
+            yield self
+            return
+        self.conn.execute("BEGIN")
+        self.depth = 1
+        try:
+            yield self
+        finally:
+            self.depth = 0
+            self.conn.execute("COMMIT")
+
+
+def _connect(path: str, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not readonly and path != ":memory:":
+            mode = with_busy_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            if mode.lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise DjflowError(f"{path} cannot be opened as a SQLite database ({error}); point --db at a djflow database") from None
+    return conn
+
+
+def with_busy_retry(action, attempts: int = 50):
+    """Run ``action``; if SQLite reports the database busy or locked, wait with backoff and retry."""
+    delay = 0.005
+    for attempt in range(attempts):
+        try:
+            return action()
+        except sqlite3.OperationalError as error:
+            message = str(error)
+            if "locked" not in message and "busy" not in message or attempt == attempts - 1:
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The filesystem type holding ``path`` according to /proc/mounts (Linux), else None."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best, best_type = "", None
+    for line in mounts:
+        fields = line.split()
+        if len(fields) >= 3 and (target == fields[1] or target.startswith(fields[1].rstrip("/") + "/")):
+            if len(fields[1]) > len(best):
+                best, best_type = fields[1], fields[2]
+    return best_type
+
+
+def warn_if_network_filesystem(path: Path) -> None:
+    """Print a warning to stderr when the database sits on a network filesystem."""
+    kind = filesystem_type(path.parent)
+    if kind in NETWORK_FILESYSTEMS:
+        print(
+            f"Warning: {path} is on a network filesystem ({kind}); SQLite locking is unreliable there. "
+            "Keep the database on a local disk (set DJFLOW_DB).",
+            file=sys.stderr,
+        )
+
+
+def process_start_time(pid: int) -> str | None:
+    """When process ``pid`` started (Linux: clock ticks since boot), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def pid_alive(pid: int, started: str | None) -> bool:
+    """True when process ``pid`` exists on this host and (if known) started at ``started``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if started is not None:
+        current = process_start_time(pid)
+        if current is not None and current != started:
+            return False
+    return True

@@ -1,0 +1,51 @@
+"""The plugin manager: built-in plugins, installed ``djflow`` entry points, ``plugins/*.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+from .pipefile import load_module
+
+BUILTIN_PLUGINS = ("djflow.types", "djflow.declare", "djflow.executors")
+
+
+def make_plugin_manager(project_dir: Path | None = None) -> pluggy.PluginManager:
+    """A plugin manager with the built-in plugins, installed plugins and the project's local ones."""
+    import importlib
+
+    manager = pluggy.PluginManager("djflow")
+    manager.add_hookspecs(hookspecs)
+    for name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(name), name=name)
+    manager.load_setuptools_entrypoints("djflow")
+    if project_dir is not None:
+        for module in load_local_plugins(project_dir):
+            manager.register(module, name=f"local:{Path(module.__file__).name}")
+    return manager
+
+
+def load_local_plugins(project_dir: Path) -> list[ModuleType]:
+    """Import every ``*.py`` in the ``plugins/`` folder beside the pipefile, in name order."""
+    folder = project_dir / "plugins"
+    if not folder.is_dir():
+        return []
+    return [load_module(path) for path in sorted(folder.glob("*.py")) if not path.name.startswith("_")]
+
+
+def plugin_report(manager: pluggy.PluginManager) -> list[dict]:
+    """Installed and local plugins with the hooks they implement (built-ins left out)."""
+    versions = {plugin: dist.version for plugin, dist in manager.list_plugin_distinfo()}
+    report = []
+    for name, plugin in manager.list_name_plugin():
+        if name in BUILTIN_PLUGINS or name.startswith("pipefile:"):
+            continue
+        hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
+        entry = {"name": name, "hooks": hooks}
+        if plugin in versions:
+            entry["version"] = versions[plugin]
+        report.append(entry)
+    return report

@@ -1,0 +1,479 @@
+"""Populate: find the missing keys with one indexed anti-join, run the makes, write the rows.
+
+A make never holds the write lock while it computes. For each key the engine reads the
+inputs, the executor runs the make outside any transaction, and the rows it returned
+(master and parts) are written in one short transaction that first checks that the key
+is still missing and that its parent rows still exist.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import DataError, DefinitionError, DjflowError, PopulateError, QueryError
+from .executors import MakeCall, MakeOutcome
+from .fetched import FetchedRelation
+from .jobs import Worker, reclaim_dead_reservations
+from .query import Query
+from .schema import quote
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .table import Table
+
+ORDERS = ("original", "reverse", "random")
+PAGE_SIZE = 1000
+MIN_RESERVE, MAX_RESERVE = 1, 256
+DRY_RUN_SHOWN_KEYS = 20
+
+
+def key_source(table: Table) -> Query:
+    """The join of the primary parents' keys (renamed as the references say)."""
+    parents = [fk for fk in table.heading.foreign_keys if fk.in_key]
+    if not parents:
+        raise DefinitionError(
+            f"{table.table_name} is {table.tier} but has no '-> Parent' in its primary key; "
+            "an auto-populated table needs at least one primary parent to compute from"
+        )
+    pipeline = table._pipeline
+    source = None
+    for fk in parents:
+        parent = pipeline[fk.parent]
+        renames = {child: attr for child, attr in fk.attributes.items() if child != attr}
+        keys = parent.proj(**renames) if renames else parent.proj()
+        source = keys if source is None else source * keys
+    return source
+
+
+@dataclass
+class PendingKeys:
+    """SQL that lists a table's missing keys, as pages ordered by the key."""
+
+    table: Table
+    source: Query
+    with_jobs: bool
+    order: str = "original"
+    names: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.names = self.source.heading.primary_key
+        source_sql, self.params = self.source.sql(self.names)
+        target = quote(self.table.table_name)
+        match = " AND ".join(f"t.{quote(n)} = ks.{quote(n)}" for n in self.names)
+        self.key_json = "json_object(" + ", ".join(f"'{n}', ks.{quote(n)}" for n in self.names) + ")"
+        self.base = (
+            f"SELECT {', '.join('ks.' + quote(n) for n in self.names)}, {self.key_json} FROM ({source_sql}) AS ks "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {match})"
+        )
+        if self.with_jobs:
+            self.base += (
+                " AND NOT EXISTS (SELECT 1 FROM _djflow_jobs AS j WHERE j.table_name = ? "
+                f"AND j.key_json = {self.key_json})"
+            )
+            self.params = [*self.params, self.table.table_name]
+        self.row_value = f"({', '.join('ks.' + quote(n) for n in self.names)})"
+        direction = " DESC" if self.order == "reverse" else ""
+        self.order_sql = ", ".join(f"ks.{quote(n)}{direction}" for n in self.names)
+
+    def page_sql(self, after: tuple | None, size: int) -> tuple[str, list]:
+        """The next ``size`` pending keys after ``after`` (keyset pagination, so pages stream)."""
+        sql, params = self.base, list(self.params)
+        if after is not None:
+            comparison = "<" if self.order == "reverse" else ">"
+            sql += f" AND {self.row_value} {comparison} ({', '.join('?' * len(after))})"
+            params += list(after)
+        return f"{sql} ORDER BY {self.order_sql} LIMIT {int(size)}", params
+
+    def count(self) -> int:
+        db = self.table._pipeline.db
+        return db.scalar(f"SELECT count(*) FROM ({self.base})", self.params)
+
+
+def restricted_source(table: Table, restrictions: tuple) -> Query:
+    source = table.key_source
+    for restriction in restrictions:
+        source = source & restriction
+    return source
+
+
+def progress(table: Table, *restrictions: Any, display: bool = False) -> tuple[int, int]:
+    """``(remaining, total)``: keys of the key source not yet in the table, and all of them."""
+    source = restricted_source(table, restrictions)
+    pending = PendingKeys(table, source, with_jobs=False)
+    try:
+        remaining = pending.count()
+        total = len(source)
+    except sqlite3.Error as error:
+        raise QueryError(f"cannot compute the progress of {table._name}: {error}") from None
+    if display:
+        done = total - remaining
+        print(f"{table._name}: {done}/{total} done, {remaining} remaining", file=sys.stderr)
+    return remaining, total
+
+
+class Populator:
+    """One populate call: its pending keys, its worker identity, its counters."""
+
+    def __init__(self, table: Table, restrictions: tuple, reserve_jobs: bool, order: str):
+        if order not in ORDERS:
+            raise QueryError(f"unknown populate order {order!r}; use one of {', '.join(ORDERS)}")
+        self.table = table
+        self.pipeline: Pipeline = table._pipeline
+        self.db = self.pipeline.db
+        self.reserve_jobs = reserve_jobs
+        self.order = order
+        self.pending = PendingKeys(table, restricted_source(table, restrictions), reserve_jobs, order)
+        self.worker = Worker(self.pipeline) if reserve_jobs else None
+        self.injections = self.pipeline.injections[table.table_name]
+        self.key_names = self.pending.names
+        self.key_decoders = self._key_decoders()
+        self.reserve_size = MIN_RESERVE
+        self.stop = False
+        self._prepare_writes()
+
+    # ------------------------------------------------------------ reading keys
+
+    def _key_decoders(self):
+        attributes = self.pending.source.heading.attributes
+        return [(i, attributes[n].type) for i, n in enumerate(self.key_names) if attributes[n].type is not None
+                and type(attributes[n].type).decode.__qualname__ != "AttributeType.decode"]
+
+    def decode_key(self, raw: tuple) -> dict:
+        values = list(raw[: len(self.key_names)])
+        for index, attribute_type in self.key_decoders:
+            if values[index] is not None:
+                values[index] = attribute_type.decode(values[index], self.pipeline.storage)
+        return dict(zip(self.key_names, values))
+
+    def pages(self) -> Iterator[list[tuple]]:
+        """Pending keys (raw values + key JSON), page by page; reserved first when reserving."""
+        if self.order == "random":
+            sql, params = self.pending.page_sql(None, 2**62)
+            rows = self.db.query(sql, params)
+            random.shuffle(rows)
+            for start in range(0, len(rows), PAGE_SIZE):
+                page = rows[start : start + PAGE_SIZE]
+                yield self._reserve_listed(page) if self.reserve_jobs else page
+            return
+        after = None
+        while not self.stop:
+            size = self.reserve_size if self.reserve_jobs else PAGE_SIZE
+            sql, params = self.pending.page_sql(after, size)
+            rows = self.worker.reserve(self.table.table_name, sql, params) if self.reserve_jobs else self.db.query(sql, params)
+            if not rows:
+                return
+            after = tuple(rows[-1][: len(self.key_names)])
+            yield rows
+
+    def _reserve_listed(self, rows: list[tuple]) -> list[tuple]:
+        """Reserve keys listed earlier (random order), skipping those taken in the meantime."""
+        held = []
+        for row in rows:
+            sql = f"SELECT * FROM ({self.pending.base}) WHERE {self.pending.key_json.replace('ks.', '')} = ?"
+            held += self.worker.reserve(self.table.table_name, sql, [*self.pending.params, row[-1]])
+        return held
+
+    def adapt_reservation(self, seconds: float) -> None:
+        """Reserve more keys at a time when makes are quick, one at a time when they are slow."""
+        if seconds < 0.05:
+            self.reserve_size = min(MAX_RESERVE, self.reserve_size * 2)
+        elif seconds > 0.5:
+            self.reserve_size = MIN_RESERVE
+
+    # ------------------------------------------------------------ calling makes
+
+    def make_call(self, raw: tuple, prefetch: bool) -> MakeCall:
+        key = self.decode_key(raw)
+        kwargs = {}
+        for parameter, upstream in self.injections.items():
+            if upstream == "key":
+                kwargs[parameter] = key
+            else:
+                query = self.pipeline[upstream] & key
+                kwargs[parameter] = FetchedRelation.from_query(query) if prefetch else query
+        return MakeCall(self.table.table_name, key, self.table.definition, kwargs)
+
+    # ------------------------------------------------------------ writing rows
+
+    def _prepare_writes(self) -> None:
+        table = self.table
+        where = " AND ".join(f"{quote(n)} = ?" for n in self.key_names)
+        self.exists_sql = f"SELECT 1 FROM {quote(table.table_name)} WHERE {where} LIMIT 1"
+        self.parent_checks = []
+        for fk in table.heading.foreign_keys:
+            if fk.in_key:
+                condition = " AND ".join(f"{quote(parent)} = ?" for parent in fk.attributes.values())
+                positions = [self.key_names.index(child) for child in fk.attributes]
+                self.parent_checks.append((f"SELECT 1 FROM {quote(fk.parent)} WHERE {condition}", positions))
+        self.parts = {part.table_name: part for part in table.parts.values()}
+        self.part_by_name = {}
+        for short, part in table.parts.items():
+            self.part_by_name[short] = part
+            self.part_by_name[part.table_name] = part
+
+    def rows_from_result(self, key: dict, result: Any) -> tuple[list[tuple], dict[str, list[tuple]]]:
+        """Check what a make returned and encode it: master rows and part rows."""
+        name = self.table._name
+        if result is None:
+            raise DataError(f"make of {name} returned nothing for key {key}; return a dict with the row's attributes")
+        if isinstance(result, dict):
+            results = [result]
+        elif isinstance(result, (list, tuple)) and all(isinstance(r, dict) for r in result) and result:
+            results = list(result)
+        else:
+            raise DataError(
+                f"make of {name} returned a {type(result).__name__} for key {key}; return a dict (one row) or a list of dicts"
+            )
+        masters, parts = [], {}
+        for returned in results:
+            row = dict(key)
+            part_rows = {}
+            for attribute, value in returned.items():
+                part = self.part_by_name.get(attribute)
+                if part is not None:
+                    part_rows[part] = value
+                elif attribute in key and value != key[attribute]:
+                    raise DataError(f"make of {name} returned {attribute}={value!r} but the key being computed has {key[attribute]!r}")
+                else:
+                    row[attribute] = value
+            masters.append(self.table.encode_row(row))
+            master_key = {n: row[n] for n in self.table.heading.primary_key if n in row}
+            for part, rows in part_rows.items():
+                if isinstance(rows, dict) or not isinstance(rows, (list, tuple)):
+                    raise DataError(f"make of {name} returned {part._name} as a {type(rows).__name__}; give a list of dicts")
+                parts.setdefault(part.table_name, []).extend(
+                    part.encode_row({**r, **master_key}) if isinstance(r, dict) else part.encode_row(r) for r in rows
+                )
+        return masters, parts
+
+    def write(self, raw: tuple, masters: list[tuple], parts: dict[str, list[tuple]]) -> bool:
+        """Write a make's rows in one short transaction; False when the key was done or its inputs vanished."""
+        key_values = list(raw[: len(self.key_names)])
+        db = self.db
+        conn = db.conn
+        with db.transaction():
+            if conn.execute(self.exists_sql, key_values).fetchone() is not None:
+                self._forget_job(raw)
+                return False
+            for sql, positions in self.parent_checks:
+                if conn.execute(sql, [key_values[i] for i in positions]).fetchone() is None:
+                    self._forget_job(raw)
+                    return False
+            try:
+                conn.executemany(self.table._insert_statement(False), masters)
+                for part_name, rows in parts.items():
+                    conn.executemany(self.parts[part_name]._insert_statement(False), rows)
+            except sqlite3.IntegrityError as error:
+                raise DataError(f"the rows a make of {self.table._name} returned do not fit: {error}") from None
+            self._forget_job(raw)
+        return True
+
+    def _forget_job(self, raw: tuple) -> None:
+        if self.reserve_jobs:
+            self.db.conn.execute(
+                "DELETE FROM _djflow_jobs WHERE table_name = ? AND key_json = ?", (self.table.table_name, raw[-1])
+            )
+
+
+def populate(
+    table: Table,
+    *restrictions: Any,
+    display_progress: bool = False,
+    reserve_jobs: bool = False,
+    suppress_errors: bool = False,
+    processes: int = 1,
+    max_calls: int | None = None,
+    order: str = "original",
+    stop_on_error: bool | None = None,
+    executor: str | None = None,
+) -> dict:
+    """Compute the rows of ``table`` that are missing for its key source.
+
+    Returns ``{"success_count": n, "error_list": [(key, "ExcType: message"), ...], "skipped_count": n}``.
+    Without ``suppress_errors`` the first failure raises :class:`PopulateError`. With
+    ``stop_on_error`` (and errors suppressed), no new make starts after a failure.
+    """
+    if table.definition.make is None:
+        raise PopulateError(f"{table._name} is a {table.tier} table; only imported and computed tables are populated")
+    if processes < 1:
+        raise QueryError(f"processes must be 1 or more, not {processes}")
+    pipeline = table._pipeline
+    if processes > 1 and pipeline.db_path is None:
+        raise PopulateError("processes > 1 needs a database file; an in-memory database cannot be shared")
+    stop_on_error = (not suppress_errors) if stop_on_error is None else stop_on_error
+    populator = Populator(table, restrictions, reserve_jobs, order)
+    if reserve_jobs:
+        reclaim_dead_reservations(pipeline.db)
+    chosen = executor or ("processes" if processes > 1 else "local")
+    if chosen not in pipeline.executors:
+        raise QueryError(f"unknown executor {chosen!r}; installed executors: {', '.join(pipeline.executors)}")
+    runner = pipeline.executors[chosen](processes)
+    result = {"success_count": 0, "error_list": [], "skipped_count": 0}
+    bar = None
+    if display_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=populator.pending.count(), desc=table._name, file=sys.stderr, unit="key", leave=True)
+    pending_for_hook = bar.total if bar is not None else None
+    pipeline.hook.populate_started(table=table, pending=pending_for_hook)
+    if populator.worker is not None:
+        populator.worker.start_heartbeat()
+    raw_of: dict[int, tuple] = {}
+    failure: PopulateError | None = None
+    try:
+        calls = _calls(populator, runner, max_calls, raw_of)
+        for call, outcome in runner.map(calls):
+            raw = raw_of.pop(id(call))
+            error = _finish(populator, call, outcome, raw, result)
+            if bar is not None:
+                bar.update(1)
+            if error is not None:
+                if stop_on_error:
+                    populator.stop = True
+                if not suppress_errors:
+                    failure = error
+                    break
+    finally:
+        runner.close()
+        if bar is not None:
+            bar.close()
+        if populator.worker is not None:
+            populator.worker.stop_heartbeat()
+            try:
+                populator.worker.release(table.table_name)
+            except sqlite3.Error:
+                pass
+    pipeline.hook.populate_finished(table=table, result=result)
+    if failure is not None:
+        raise failure
+    return result
+
+
+def _calls(populator: Populator, runner: Any, max_calls: int | None, raw_of: dict) -> Iterator[MakeCall]:
+    calls = 0
+    for page in populator.pages():
+        for raw in page:
+            if populator.stop or (max_calls is not None and calls >= max_calls):
+                populator.stop = True
+                return
+            call = populator.make_call(raw, runner.prefetch_inputs)
+            raw_of[id(call)] = raw
+            calls += 1
+            populator.pipeline.hook.job_started(table=populator.table, key=call.key)
+            yield call
+
+
+def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tuple, result: dict) -> PopulateError | None:
+    """Write a finished make's rows or record its failure; return the error, if any."""
+    table = populator.table
+    hook = populator.pipeline.hook
+    error, trace = outcome.error, outcome.traceback
+    if error is None:
+        started = time.perf_counter()
+        try:
+            masters, parts = populator.rows_from_result(call.key, outcome.result)
+            written = populator.write(raw, masters, parts)
+        except DjflowError as rejected:
+            error, trace = rejected, f"{type(rejected).__name__}: {rejected}\n"
+        else:
+            if written:
+                result["success_count"] += 1
+                hook.job_succeeded(table=table, key=call.key, seconds=outcome.seconds + time.perf_counter() - started)
+            else:
+                result["skipped_count"] += 1
+            if populator.reserve_jobs:
+                populator.adapt_reservation(outcome.seconds)
+            return None
+    message = f"{type(error).__name__}: {error}"
+    result["error_list"].append((call.key, message))
+    if populator.reserve_jobs:
+        populator.worker.record_error(table.table_name, raw[-1], message, trace)
+    hook.job_failed(table=table, key=call.key, exception=error, traceback=trace)
+    failure = PopulateError(f"make of {table._name} failed for key {call.key}: {message}", call.key, error)
+    failure.__cause__ = error
+    return failure
+
+
+# ---------------------------------------------------------------- pipeline.run
+
+
+def run_targets(pipeline: Pipeline, names: tuple[str, ...]) -> list[Table]:
+    """The auto-populated tables to run, in dependency order: the named ones and what they need."""
+    from .graph import ancestors
+
+    if not names:
+        wanted = {t.table_name for t in pipeline.tables}
+    else:
+        wanted = set()
+        for name in names:
+            table = pipeline[name]
+            wanted |= {table.table_name} | ancestors(pipeline.graph, table.table_name)
+    return [t for t in pipeline.tables if t.table_name in wanted and t.definition.make is not None]
+
+
+def restriction_applies(table: Table, where: str) -> bool:
+    """True when the SQL expression ``where`` names only attributes of the table's key source."""
+    source = table.key_source
+    sql, params = source.sql()
+    try:
+        table._pipeline.db.execute(f"EXPLAIN SELECT * FROM ({sql}) WHERE ({where})", params)
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def run(
+    pipeline: Pipeline,
+    *tables: str,
+    processes: int = 1,
+    dry_run: bool = False,
+    keep_going: bool = False,
+    where: str | None = None,
+    display_progress: bool = False,
+    on_table: Any = None,
+) -> dict:
+    """Populate the auto-populated tables in dependency order, reserving every key.
+
+    Returns per table ``{"computed", "failed", "skipped", "seconds", "errors"}``; with
+    ``dry_run`` instead ``{"pending": n, "keys": [first keys]}`` and nothing is written.
+    Without ``keep_going``, nothing new starts after the first failure. A table whose key
+    source lacks an attribute that ``where`` names is left out (``"skipped_by_where": True``).
+    """
+    summary: dict[str, dict] = {}
+    failed = False
+    for table in run_targets(pipeline, tables):
+        if where and not restriction_applies(table, where):
+            summary[table.table_name] = {"skipped_by_where": True}
+            continue
+        restrictions = (where,) if where else ()
+        if dry_run:
+            pending = PendingKeys(table, restricted_source(table, restrictions), with_jobs=False)
+            sql, params = pending.page_sql(None, DRY_RUN_SHOWN_KEYS)
+            keys = [dict(zip(pending.names, row[:-1])) for row in pipeline.db.query(sql, params)]
+            summary[table.table_name] = {"pending": pending.count(), "keys": keys}
+            continue
+        if failed and not keep_going:
+            summary[table.table_name] = {"computed": 0, "failed": 0, "skipped": 0, "seconds": 0.0, "not_run": True}
+            continue
+        started = time.perf_counter()
+        outcome = populate(
+            table, *restrictions, reserve_jobs=True, suppress_errors=True, stop_on_error=not keep_going,
+            processes=processes, display_progress=display_progress,
+        )
+        summary[table.table_name] = {
+            "computed": outcome["success_count"],
+            "failed": len(outcome["error_list"]),
+            "skipped": outcome["skipped_count"],
+            "seconds": time.perf_counter() - started,
+            "errors": outcome["error_list"],
+        }
+        failed = failed or bool(outcome["error_list"])
+        if on_table is not None:
+            on_table(table, summary[table.table_name])
+    return summary

@@ -1,0 +1,339 @@
+"""Tables: a query over one SQLite table, plus insert, delete and update1."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import sqlite3
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import cascade
+from .declare import TableDef
+from .definition import CURRENT_TIMESTAMP, NO_DEFAULT
+from .errors import DataError, DuplicateError, IntegrityError, QueryError
+from .heading import Heading
+from .query import Query, encode_value
+from .schema import column_list, quote
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+class Table(Query):
+    """One table of a pipeline. Parts are attributes: ``pipeline.Detection.Blob``."""
+
+    def __init__(self, pipeline: Pipeline, table_def: TableDef, heading: Heading):
+        super().__init__(pipeline, heading, quote(table_def.name), name=table_def.name.replace("__", "."))
+        self.definition = table_def
+        self.table_name = table_def.name
+        self.tier = table_def.tier
+        self.parts: dict[str, Table] = {}
+        self._insert_sql: dict[bool, str] = {}
+        self._encoders = [(a, a.type.encode) for a in heading.attributes.values()]
+        self._names = frozenset(heading.names)
+
+    @property
+    def master(self) -> Table | None:
+        """The master of a part table (None for other tables)."""
+        master = self.definition.master
+        return self._pipeline[master.name] if master else None
+
+    def __getattr__(self, name: str) -> Table:
+        parts = self.__dict__.get("parts") or {}
+        if name in parts:
+            return parts[name]
+        raise AttributeError(f"table {self.__dict__.get('_name')} has no part or attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"{self._name} ({self.tier})\n{self.preview()}"
+
+    def describe(self) -> str:
+        """The table's definition as declared."""
+        return self.definition.definition
+
+    # ------------------------------------------------------------ insert
+
+    def insert1(self, row: Any, skip_duplicates: bool = False, ignore_extra_fields: bool = False) -> None:
+        """Insert one row: a dict, or a sequence in heading order."""
+        self.insert([row], skip_duplicates=skip_duplicates, ignore_extra_fields=ignore_extra_fields)
+
+    def insert(self, rows: Iterable[Any], skip_duplicates: bool = False, ignore_extra_fields: bool = False) -> int:
+        """Insert rows (dicts, sequences or a pandas DataFrame) in one transaction: all or nothing.
+
+        Returns the number of rows inserted.
+        """
+        if self.definition.is_auto:
+            owner = self.definition.master or self.definition
+            raise DataError(
+                f"{self._name} is an {owner.tier} table: its rows come only from populate; "
+                f"run {owner.name}.populate() (or `djflow run {owner.name}`) instead of inserting"
+            )
+        return self._insert_rows(rows, skip_duplicates, ignore_extra_fields)
+
+    def _insert_rows(self, rows: Iterable[Any], skip_duplicates: bool = False, ignore_extra_fields: bool = False) -> int:
+        if type(rows).__name__ == "DataFrame":
+            rows = rows.reset_index().to_dict("records") if _has_named_index(rows) else rows.to_dict("records")
+        elif isinstance(rows, Mapping):
+            raise DataError(f"{self._name}.insert takes a list of rows; use insert1 for a single dict")
+        encoded = [self.encode_row(row, ignore_extra_fields) for row in rows]
+        sql = self._insert_statement(skip_duplicates)
+        db = self._pipeline.db
+        try:
+            with db.transaction():
+                before = db.conn.total_changes
+                db.conn.executemany(sql, encoded)
+                return db.conn.total_changes - before
+        except sqlite3.IntegrityError as error:
+            raise self._explain_integrity_error(error, encoded) from None
+
+    def _insert_statement(self, skip_duplicates: bool) -> str:
+        sql = self._insert_sql.get(skip_duplicates)
+        if sql is None:
+            names = self.heading.names
+            sql = f"INSERT INTO {quote(self.table_name)} ({column_list(names)}) VALUES ({', '.join('?' * len(names))})"
+            if skip_duplicates:
+                sql += f" ON CONFLICT ({column_list(self.heading.primary_key)}) DO NOTHING"
+            self._insert_sql[skip_duplicates] = sql
+        return sql
+
+    def encode_row(self, row: Any, ignore_extra_fields: bool = False) -> tuple:
+        """Check one row against the heading and return the values to store, in heading order."""
+        storage = self._pipeline.storage
+        if isinstance(row, Mapping):
+            if not ignore_extra_fields and not self._names.issuperset(row):
+                extra = sorted(set(row) - self._names)
+                raise DataError(
+                    f"{self._name} has no attribute {extra[0]!r}; its attributes are {', '.join(self.heading.names)} "
+                    "(pass ignore_extra_fields=True to drop extra fields)"
+                )
+            values = [row.get(attribute.name, NO_DEFAULT) for attribute, _ in self._encoders]
+        elif isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
+            raise DataError(f"{self._name} rows are dicts or sequences, not {type(row).__name__}")
+        else:
+            if len(row) != len(self._encoders):
+                raise DataError(
+                    f"a {self._name} row given as a sequence needs {len(self._encoders)} values "
+                    f"({', '.join(self.heading.names)}) but has {len(row)}"
+                )
+            values = list(row)
+        for index, (attribute, encode) in enumerate(self._encoders):
+            value = values[index]
+            if value is NO_DEFAULT:
+                if attribute.required:
+                    raise DataError(f"{self._name} row {_show(row)} has no value for {attribute.name}, which is required")
+                value = attribute.default
+                if value is CURRENT_TIMESTAMP:
+                    value = datetime.datetime.now().replace(microsecond=0)
+            if value is None or (type(value) is float and math.isnan(value)):
+                if not attribute.nullable:
+                    what = "NaN" if value is not None else "None"
+                    raise DataError(f"{self._name}.{attribute.name} cannot be {what}: it is not nullable (row {_show(row)})")
+                values[index] = None
+                continue
+            try:
+                values[index] = encode(value, storage)
+            except ValueError as error:
+                raise DataError(f"{self._name}.{attribute.name} in row {_show(row)}: {error}") from None
+        return tuple(values)
+
+    def _explain_integrity_error(self, error: sqlite3.IntegrityError, encoded: list[tuple]) -> Exception:
+        """Turn SQLite's terse constraint error into one naming the row and the fix."""
+        message = str(error)
+        names = self.heading.names
+        key_index = [names.index(n) for n in self.heading.primary_key]
+        if "UNIQUE" in message or "PRIMARY KEY" in message:
+            seen = set()
+            for values in encoded:
+                key = tuple(values[i] for i in key_index)
+                if key in seen or self._exists(key):
+                    shown = dict(zip(self.heading.primary_key, key))
+                    return DuplicateError(
+                        f"{self._name} already has a row with key {shown}; "
+                        "use skip_duplicates=True to skip existing rows, or update1 to change it"
+                    )
+                seen.add(key)
+            return DuplicateError(f"{self._name}: a unique index was violated ({message})")
+        if "FOREIGN KEY" in message:
+            for values in encoded:
+                row = dict(zip(names, values))
+                for fk in self.heading.foreign_keys:
+                    parent_key = {parent: row[child] for child, parent in fk.attributes.items()}
+                    if any(v is None for v in parent_key.values()):
+                        continue
+                    where = " AND ".join(f"{quote(p)} = ?" for p in parent_key)
+                    found = self._pipeline.db.scalar(
+                        f"SELECT 1 FROM {quote(fk.parent)} WHERE {where}", list(parent_key.values())
+                    )
+                    if not found:
+                        parent = fk.parent.replace("__", ".")
+                        return IntegrityError(
+                            f"{self._name} row refers to {parent} {parent_key}, which does not exist; insert that {parent} row first"
+                        )
+            return IntegrityError(f"{self._name}: a referenced parent row does not exist ({message})")
+        return DataError(f"{self._name}: {message}")
+
+    def _exists(self, key: tuple) -> bool:
+        where = " AND ".join(f"{quote(n)} = ?" for n in self.heading.primary_key)
+        return self._pipeline.db.scalar(f"SELECT 1 FROM {quote(self.table_name)} WHERE {where}", list(key)) is not None
+
+    # ------------------------------------------------------------ delete
+
+    def _check_deletable(self) -> None:
+        if self.definition.master is not None:
+            master = self.definition.master.name
+            raise IntegrityError(
+                f"cannot delete rows of part table {self._name} without their master; delete from {master} instead "
+                f"(that deletes its parts too)"
+            )
+
+    def _restriction_sql(self) -> tuple[str, list]:
+        """The WHERE of this restricted table, usable directly on the SQLite table."""
+        if self._source != quote(self.table_name):
+            raise QueryError(f"only a table restricted by conditions can be deleted from, not {self._name}")
+        return self.where_sql()
+
+    def delete_plan(self) -> cascade.DeletePlan:
+        """What ``delete()`` would remove: the row count per affected table. Changes nothing."""
+        self._check_deletable()
+        where, params = self._restriction_sql()
+        db = self._pipeline.db
+        with db.snapshot():
+            plan = cascade.plan_delete(db, self.table_name, where, params)
+            cascade.clear_marks(db, plan)
+        return plan
+
+    def delete(self, safemode: bool | None = None, prompt: Any = None) -> int:
+        """Delete these rows and every row that depends on them, in one transaction.
+
+        With ``safemode`` (default: on when a person is at the terminal) the counts per table
+        are shown first and the delete happens only if the answer is yes. Returns the number of
+        rows deleted from this table.
+        """
+        self._check_deletable()
+        if safemode is None:
+            safemode = sys.stdin.isatty() and sys.stdout.isatty()
+        shown = None
+        if safemode:
+            shown = self.delete_plan()
+            if not shown.total:
+                print(f"Nothing to delete from {self._name}.")
+                return 0
+            print(f"About to delete:\n{shown.describe()}")
+            answer = (prompt or input)("Proceed? [yes/No]: ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("Delete cancelled; nothing was deleted.")
+                return 0
+        deleted = self._delete_now(expected=shown)
+        if safemode:
+            print(f"Deleted {sum(deleted.values())} rows.")
+        return deleted.get(self.table_name, 0)
+
+    def _delete_now(self, expected: cascade.DeletePlan | None = None) -> dict[str, int]:
+        where, params = self._restriction_sql()
+        db = self._pipeline.db
+        try:
+            with db.transaction():
+                plan = cascade.plan_delete(db, self.table_name, where, params)
+                if expected is not None and plan.counts != expected.counts:
+                    cascade.clear_marks(db, plan)
+                    raise IntegrityError(
+                        f"the rows to delete from {self._name} changed since they were shown ({plan.total} rows now); "
+                        "nothing was deleted, run the delete again"
+                    )
+                deleted = cascade.run_delete(db, plan)
+                cascade.clear_marks(db, plan)
+        except sqlite3.Error as error:
+            raise QueryError(f"cannot delete from {self._name}: {error}") from None
+        self._pipeline.hook.rows_deleted(table=self, counts=deleted)
+        return deleted
+
+    def delete_quick(self) -> int:
+        """Delete these rows without cascading; refused when other rows depend on them."""
+        where, params = self._restriction_sql()
+        db = self._pipeline.db
+        try:
+            with db.transaction():
+                return db.execute(f"DELETE FROM {quote(self.table_name)} WHERE {where}", params).rowcount
+        except sqlite3.IntegrityError:
+            raise IntegrityError(
+                f"cannot delete_quick from {self._name}: other rows depend on these; use delete() to cascade"
+            ) from None
+        except sqlite3.Error as error:
+            raise QueryError(f"cannot delete from {self._name}: {error}") from None
+
+    # ------------------------------------------------------------ update1
+
+    def update1(self, row: Mapping) -> None:
+        """Change secondary attributes of exactly one existing row, found by its full primary key.
+
+        Dependents are not touched: for values that feed computations, delete, reinsert and
+        populate instead.
+        """
+        if not isinstance(row, Mapping):
+            raise DataError(f"{self._name}.update1 takes a dict with the primary key and the attributes to change")
+        key_names = self.heading.primary_key
+        missing = [n for n in key_names if n not in row]
+        if missing:
+            raise DataError(f"{self._name}.update1 needs the whole primary key; {missing[0]!r} is missing")
+        unknown = [n for n in row if n not in self.heading.attributes]
+        if unknown:
+            raise DataError(f"{self._name} has no attribute {unknown[0]!r}; its attributes are {', '.join(self.heading.names)}")
+        changes = [n for n in row if n not in key_names]
+        if not changes:
+            raise DataError(f"{self._name}.update1 got only the primary key; name a secondary attribute to change")
+        storage = self._pipeline.storage
+        key_values = [encode_value(self._name, self.heading.attributes[n], row[n], storage) for n in key_names]
+        new_values = []
+        for name in changes:
+            attribute = self.heading.attributes[name]
+            value = row[name]
+            if value is None:
+                if not attribute.nullable:
+                    raise DataError(f"{self._name}.{name} cannot be None: it is not nullable")
+                new_values.append(None)
+            else:
+                new_values.append(encode_value(self._name, attribute, value, storage))
+        assignments = ", ".join(f"{quote(n)} = ?" for n in changes)
+        where = " AND ".join(f"{quote(n)} = ?" for n in key_names)
+        db = self._pipeline.db
+        try:
+            with db.transaction():
+                count = db.execute(
+                    f"UPDATE {quote(self.table_name)} SET {assignments} WHERE {where}", new_values + key_values
+                ).rowcount
+                if count != 1:
+                    key = {n: row[n] for n in key_names}
+                    raise DataError(f"{self._name} has no row with key {key}; update1 changes an existing row only")
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(f"cannot update {self._name}: {error}") from None
+
+    # ------------------------------------------------------------ populate (see populate.py)
+
+    @property
+    def key_source(self) -> Query:
+        """The keys this table must have: the join of its primary parents' keys."""
+        from .populate import key_source
+
+        return key_source(self)
+
+    def populate(self, *restrictions: Any, **options: Any) -> dict:
+        """Compute the missing rows; see :func:`djflow.populate.populate` for the options."""
+        from .populate import populate
+
+        return populate(self, *restrictions, **options)
+
+    def progress(self, *restrictions: Any, display: bool = False) -> tuple[int, int]:
+        """``(remaining, total)`` keys of this table's key source."""
+        from .populate import progress
+
+        return progress(self, *restrictions, display=display)
+
+
+def _has_named_index(frame: Any) -> bool:
+    return any(name is not None for name in frame.index.names)
+
+
+def _show(row: Any) -> str:
+    text = repr(dict(row) if isinstance(row, Mapping) else row)
+    return text if len(text) < 120 else text[:117] + "..."
