@@ -5,11 +5,11 @@ table's definition (DataJoint's definition language: primary key above ``---``, 
 attributes below, ``-> Parent`` inherits the parent's key); its body, for imported and
 computed tables, is the ``make`` step that computes one row.
 
-    Subject --> Session --> Image --> Detection (+ part Detection.Blob)
+    Subject --> Session --> Image --> Detection (+ part Detection.Blob) --> BlobStats
                                           ^
                             BlobParamSet -'
 
-Try it (the images come from ``python data/make_demo_data.py``):
+Try it (the images in data/images come from ``python data/make_demo_data.py``):
 
     djflow insert Subject data/subjects.csv
     djflow insert Session data/sessions.csv
@@ -154,3 +154,23 @@ def Blob():
     y : float                  # centre row, pixels
     sigma : float              # best-matching blob scale, pixels
     """
+
+
+# Computed from a Detection and its part rows: a per-detection summary. A make may read
+# its ancestors and their parts; deleting a Detection deletes its BlobStats row too.
+@djflow.computed
+def BlobStats(key, Blob):
+    """
+    -> Detection
+    ---
+    mean_sigma = null : float  # average blob scale, pixels (null when no blobs)
+    min_spacing = null : float # distance between the two closest blobs, pixels
+    """
+    x, y, sigma = Blob.fetch("x", "y", "sigma")
+    if not sigma:
+        return {"mean_sigma": None, "min_spacing": None}
+    points = np.column_stack([x, y])
+    distances = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(distances, np.inf)
+    spacing = float(distances.min()) if len(points) > 1 else None
+    return {"mean_sigma": float(np.mean(sigma)), "min_spacing": spacing}

@@ -11,6 +11,7 @@ writes, next to this script:
 
     subjects.csv                 rows for the Subject table (djflow insert Subject data/subjects.csv)
     sessions.csv                 rows for the Session table
+    new_sessions.csv             a session recorded later (the README's tour adds it)
     images/<subject_id>_<session_date>.npy    one image per session, read by Image's make
     ground_truth_blobs.csv       the blobs drawn into each image (x = column, y = row)
 
@@ -51,6 +52,9 @@ SESSIONS = [
     ("F003", "2024-01-17"),
     ("F003", "2024-01-24"),
 ]
+
+# a session recorded later: the README's tour inserts it to show incremental runs
+LATER_SESSIONS = [("M002", "2024-01-29")]
 
 
 def place_blobs(rng: np.random.Generator, n_blobs: int) -> list[tuple[float, float, float, float]]:
@@ -105,8 +109,9 @@ def write_demo_data(out_dir: Path) -> None:
     images_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "subjects.csv", ["subject_id", "species", "sex", "notes"], SUBJECTS)
     write_csv(out_dir / "sessions.csv", ["subject_id", "session_date"], SESSIONS)
+    write_csv(out_dir / "new_sessions.csv", ["subject_id", "session_date"], LATER_SESSIONS)
     truth = []
-    for index, (subject_id, session_date) in enumerate(SESSIONS):
+    for index, (subject_id, session_date) in enumerate(SESSIONS + LATER_SESSIONS):
         image, blobs = make_image(index)
         np.save(images_dir / f"{subject_id}_{session_date}.npy", image)
         for blob_id, blob in enumerate(blobs):
@@ -118,4 +123,4 @@ def write_demo_data(out_dir: Path) -> None:
 if __name__ == "__main__":
     out = Path(__file__).resolve().parent
     write_demo_data(out)
-    print(f"wrote {len(SESSIONS)} images and the CSV files to {out}")
+    print(f"wrote {len(SESSIONS) + len(LATER_SESSIONS)} images and the CSV files to {out}")

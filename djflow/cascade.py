@@ -67,13 +67,17 @@ def plan_delete(db: Database, table: str, where_sql: str, params: list) -> Delet
     """
     graph = database_graph(db)
     masters = {name: record.master for name, record in stored_tables(db).items() if record.master}
-    affected = [table, *(n for n in dependency_order(graph) if n in nx.descendants(graph, table))]
-    # a master reached through its part must be in the set too (marking may add it later)
-    for part, master in masters.items():
-        if part in affected and master not in affected and master in graph:
-            affected.append(master)
-            affected += [n for n in nx.descendants(graph, master) if n not in affected]
-    order = [n for n in dependency_order(graph) if n in set(affected)]
+    affected = {table} | nx.descendants(graph, table)
+    # a master reached through its part must be in the set too (marking may add it later),
+    # and so must everything below it, which may reach further parts: repeat until stable
+    grown = True
+    while grown:
+        grown = False
+        for part, master in masters.items():
+            if part in affected and master not in affected and master in graph:
+                affected |= {master} | nx.descendants(graph, master)
+                grown = True
+    order = [n for n in dependency_order(graph) if n in affected]
     for name in order:
         db.execute(f"DROP TABLE IF EXISTS {mark_name(name)}")
         db.execute(f"CREATE TEMP TABLE {quote('_djflow_delete_' + name)} (rid INTEGER PRIMARY KEY)")

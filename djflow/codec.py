@@ -83,7 +83,10 @@ def _numpy_to_json(value: Any, buffers: list[bytes]) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in SAFE_DTYPE_KINDS:
             if value.dtype.kind in "OUS":
-                return {"$list_array": {"shape": list(value.shape), "items": _to_json(value.ravel().tolist(), buffers)}}
+                # text and bytes arrays keep their dtype; object arrays hold only what a blob can hold
+                dtype = value.dtype.str if value.dtype.kind in "US" else "O"
+                items = _to_json(value.ravel().tolist(), buffers)
+                return {"$list_array": {"shape": list(value.shape), "items": items, "dtype": dtype}}
             raise BlobError(f"a blob cannot hold numpy arrays of dtype {value.dtype}")
         contiguous = np.ascontiguousarray(value)
         buffers.append(contiguous.tobytes())
@@ -121,8 +124,14 @@ def _from_json(document: Any, payload: memoryview, cursor: list[int] | None = No
         if tag == "$list_array":
             import numpy as np
 
+            dtype = np.dtype(body.get("dtype", "O"))
+            if dtype.kind not in "OUS":
+                raise BlobError(f"refusing to decode a blob list array of dtype {dtype}")
             items = _from_json(body["items"], payload, cursor)
-            return np.array(items, dtype=object).reshape(body["shape"])
+            array = np.empty(len(items), dtype=dtype)
+            for index, item in enumerate(items):  # one by one: an item may itself be a list
+                array[index] = item
+            return array.reshape(body["shape"])
     return {k: _from_json(v, payload, cursor) for k, v in document.items()}
 
 

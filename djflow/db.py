@@ -59,10 +59,17 @@ class Database:
         if self.readonly:
             raise DjflowError(f"the database {self.path} is open read-only; nothing can be written")
         if self.depth == 0:
-            with_busy_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            try:
+                with_busy_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            except sqlite3.Error as error:
+                raise write_failure(self.path, error) from None
             self.depth = 1
             try:
                 yield self
+            except sqlite3.OperationalError as error:
+                self.depth = 0
+                self.conn.rollback()
+                raise write_failure(self.path, error) from None
             except BaseException:
                 self.depth = 0
                 self.conn.rollback()
@@ -70,10 +77,10 @@ class Database:
             self.depth = 0
             try:
                 with_busy_retry(lambda: self.conn.execute("COMMIT"))
-            except BaseException:
+            except sqlite3.Error as error:
                 if self.conn.in_transaction:
                     self.conn.rollback()
-                raise
+                raise write_failure(self.path, error) from None
             return
         name = f"djflow_{self.depth}"
         self.conn.execute(f"SAVEPOINT {name}")
@@ -101,6 +108,18 @@ class Database:
         finally:
             self.depth = 0
             self.conn.execute("COMMIT")
+
+
+def write_failure(path: str, error: sqlite3.Error) -> DjflowError:
+    """A one-line error for a write SQLite refused (read-only file, full disk, I/O error); nothing was written."""
+    message = str(error)
+    if "readonly" in message or "read-only" in message:
+        hint = "make the file and its folder writable, or point --db at a writable copy"
+    elif "full" in message:
+        hint = "free disk space and run again"
+    else:
+        hint = "check the disk and the file's permissions"
+    return DjflowError(f"cannot write to {path}: {message}; nothing was written, {hint}")
 
 
 def _connect(path: str, readonly: bool) -> sqlite3.Connection:

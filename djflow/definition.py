@@ -21,6 +21,8 @@ REFERENCE_RE = re.compile(
     r"(?:\.proj\((?P<renames>[^)]*)\))?\s*$"
 )
 INDEX_RE = re.compile(r"^(?P<unique>unique\s+)?index\s*\((?P<attrs>[^)]*)\)\s*$", re.IGNORECASE)
+# SQLite's names for a row's id; a column named so would hide it (cascading deletes rely on it)
+RESERVED_NAMES = {"rowid", "oid"}
 RENAME_RE = re.compile(rf"^\s*(?P<new>{NAME})\s*=\s*(?P<quote>['\"])(?P<old>{NAME})(?P=quote)\s*$")
 
 
@@ -97,19 +99,21 @@ def parse_definition(text: str | None, table: str) -> ParsedDefinition:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        # references, indexes and the divider may carry a comment too; attributes keep theirs
+        body, _ = _split_comment(line)
 
         def fail(problem: str, line_no: int = line_no, raw: str = raw) -> DefinitionError:
             return DefinitionError(f"table {table}, definition line {line_no} ({raw.strip()!r}): {problem}")
 
-        if DIVIDER_RE.match(line):
+        if DIVIDER_RE.match(body):
             if seen_divider:
                 raise fail("a second '---' divider; a definition has at most one")
             seen_divider = True
             in_key = False
-        elif line.startswith("->"):
-            items.append(_parse_reference(line, in_key, line_no, fail))
-        elif INDEX_RE.match(line):
-            match = INDEX_RE.match(line)
+        elif body.startswith("->"):
+            items.append(_parse_reference(body, in_key, line_no, fail))
+        elif INDEX_RE.match(body):
+            match = INDEX_RE.match(body)
             attrs = [a.strip() for a in match["attrs"].split(",") if a.strip()]
             if not attrs:
                 raise fail("an index needs at least one attribute")
@@ -140,6 +144,8 @@ def _parse_reference(line: str, in_key: bool, line_no: int, fail) -> ReferenceLi
             rename = RENAME_RE.match(part)
             if not rename:
                 raise fail(f"cannot read the rename {part.strip()!r}; write new_name='parent_attribute'")
+            if rename["new"] in RESERVED_NAMES:
+                raise fail(f"{rename['new']!r} is reserved: SQLite uses it for each row's own id; choose another name")
             renames[rename["new"]] = rename["old"]
     return ReferenceLine(match["parent"], in_key, line_no, nullable, renames)
 
@@ -155,6 +161,8 @@ def _parse_attribute(line: str, in_key: bool, line_no: int, fail) -> AttributeLi
         raise fail(
             f"{name!r} is not a valid attribute name; use lowercase letters, digits and '_', starting with a letter"
         )
+    if name in RESERVED_NAMES:
+        raise fail(f"{name!r} is reserved: SQLite uses it for each row's own id; choose another name")
     type_text = type_part.strip()
     if not type_text:
         raise fail(f"attribute {name} has no type")

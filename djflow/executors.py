@@ -8,13 +8,18 @@ function. The process executor therefore gets inputs fetched in advance
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import PopulateError
 from .hookspecs import hookimpl
 
 
@@ -48,6 +53,29 @@ def run_make(call: MakeCall) -> MakeOutcome:
     return MakeOutcome(result=result, seconds=time.perf_counter() - started)
 
 
+def run_make_in_worker(call: MakeCall) -> MakeOutcome:
+    """run_make for a worker process: an exception that cannot be pickled comes back as its text."""
+    outcome = run_make(call)
+    if outcome.error is not None:
+        try:
+            pickle.dumps(outcome.error)
+        except Exception:  # noqa: BLE001 - e.g. an exception class defined inside the make
+            outcome.error = RuntimeError(f"{type(outcome.error).__name__}: {outcome.error}")
+    return outcome
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a worker process: exit when the process that started it is gone (e.g. killed with SIGKILL),
+    instead of waiting forever for work that will never come."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="djflow-parent-watch", daemon=True).start()
+
+
 class LocalExecutor:
     """Runs each make in the calling process, one after another."""
 
@@ -71,7 +99,11 @@ class ProcessExecutor:
     def __init__(self, processes: int):
         self.processes = processes
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self.pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context(method))
+        self.pool = ProcessPoolExecutor(
+            max_workers=processes, mp_context=multiprocessing.get_context(method),
+            initializer=exit_with_parent, initargs=(os.getpid(),),
+        )
+        self.drained = False
 
     def map(self, calls: Iterable[MakeCall]) -> Iterator[tuple[MakeCall, MakeOutcome]]:
         in_flight: dict[Future, MakeCall] = {}
@@ -83,20 +115,48 @@ class ProcessExecutor:
                 if call is None:
                     exhausted = True
                     break
-                in_flight[self.pool.submit(run_make, call)] = call
+                try:
+                    in_flight[self.pool.submit(run_make_in_worker, call)] = call
+                except BrokenProcessPool as error:
+                    raise _worker_died([call, *in_flight.values()]) from error
             if not in_flight:
+                self.drained = True
                 return
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 call = in_flight.pop(future)
                 try:
                     outcome = future.result()
+                except BrokenProcessPool as error:
+                    # which key killed the worker is unknown: record no error, the keys run again next time
+                    raise _worker_died([call, *in_flight.values()]) from error
                 except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be pickled
                     outcome = MakeOutcome(error=error, traceback=traceback.format_exc())
                 yield call, outcome
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Wait for the workers when every call finished; otherwise (an error, Ctrl-C) end them now.
+
+        An abandoned call's result would be dropped anyway (workers never write), so a make
+        that runs for an hour must not keep Ctrl-C waiting.
+        """
+        if self.drained:
+            self.pool.shutdown(wait=True)
+            return
+        workers = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=5)
+
+
+def _worker_died(calls: list[MakeCall]) -> PopulateError:
+    keys = ", ".join(str(call.key) for call in calls)
+    return PopulateError(
+        f"a worker process died (killed, out of memory, or a crash in native code) while computing "
+        f"{calls[0].table} for one of these keys: {keys}; nothing of theirs was written and they run again next time"
+    )
 
 
 ExecutorFactory = Callable[[int], Any]

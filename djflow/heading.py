@@ -6,10 +6,17 @@ each ``-> Parent`` (renamed where ``.proj`` says so).
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from .definition import NO_DEFAULT, AttributeLine, ParsedDefinition, ReferenceLine
+from .definition import (
+    CURRENT_TIMESTAMP,
+    NO_DEFAULT,
+    AttributeLine,
+    ParsedDefinition,
+    ReferenceLine,
+)
 from .errors import DefinitionError
 from .types import AttributeType, TypeRegistry, parse_type_or_fail
 
@@ -101,6 +108,7 @@ def resolve_heading(
                     f"table {table}, definition line {item.line_no}: attribute {item.name} is declared twice"
                 )
             attribute_type = parse_type_or_fail(registry, item.type_text, table, item.name, item.line_no)
+            _check_default(table, item, attribute_type)
             attributes[item.name] = Attribute(
                 item.name, attribute_type, item.in_key, item.nullable, item.default, item.comment
             )
@@ -135,3 +143,18 @@ def resolve_heading(
             )
         indexes.append((index.attributes, index.unique))
     return Heading(attributes, foreign_keys, indexes)
+
+
+def _check_default(table: str, item: AttributeLine, attribute_type: AttributeType) -> None:
+    """A default that does not fit its type is a definition error, not a failure of every insert."""
+    if item.default is NO_DEFAULT or item.default is None or not attribute_type.comparable:
+        return
+    # CURRENT_TIMESTAMP becomes the time of the insert, which has a time of day
+    value = datetime.datetime(2000, 1, 1, 12, 0) if item.default is CURRENT_TIMESTAMP else item.default
+    try:
+        attribute_type.encode(value, None)
+    except ValueError as error:
+        raise DefinitionError(
+            f"table {table}, definition line {item.line_no}, attribute {item.name}: "
+            f"the default {item.default!r} does not fit {attribute_type.declared}: {error}"
+        ) from None

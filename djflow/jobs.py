@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock
 
 from .db import Database, pid_alive, process_start_time
+from .errors import QueryError
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -158,4 +160,8 @@ def clear_errors(db: Database, table: str | None = None, where_keys: list[str] |
     with db.transaction():
         if where_keys is None:
             return db.execute(sql, params).rowcount
-        return sum(db.execute(sql + " AND key_json = ?", [*params, key]).rowcount for key in where_keys)
+        # json() writes the key as SQLite does ('{"n":1}'), so Python's json.dumps spacing matches too
+        try:
+            return sum(db.execute(sql + " AND key_json = json(?)", [*params, key]).rowcount for key in where_keys)
+        except sqlite3.OperationalError as error:
+            raise QueryError(f"cannot clear errors: {error}; give each key as a JSON object, e.g. '{{\"n\": 1}}'") from None

@@ -91,13 +91,16 @@ class Pipeline:
 
     def _injections(self, graph: nx.DiGraph, table: Table) -> dict[str, str]:
         """Map each make parameter to the upstream table it names (``key`` maps to itself)."""
-        upstream = ancestors(graph, table.table_name) - {table.table_name}
+        # a master's make may also read what its own parts reference (it builds those parts)
+        own = {table.table_name} | {part.name for part in table.definition.parts.values()}
+        upstream = set().union(*(ancestors(graph, name) for name in own)) - own
         by_name = {}
-        for name in upstream:
+        for name in sorted(upstream):
             by_name[name] = name
-            master, _, part = name.partition("__")
-            if part and master in upstream:
-                by_name.setdefault(part, name)
+            # parts of an upstream master are readable too: they only go when their master goes
+            for short, part in self._tables[name].definition.parts.items():
+                by_name[part.name] = part.name
+                by_name.setdefault(short, part.name)
         injections = {}
         for parameter in inspect.signature(table.definition.make).parameters.values():
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):

@@ -10,7 +10,7 @@ import pluggy
 from . import hookspecs
 from .pipefile import load_module
 
-BUILTIN_PLUGINS = ("djflow.types", "djflow.declare", "djflow.executors")
+BUILTIN_PLUGINS = ("djflow.types", "djflow.declare", "djflow.executors", "djflow.commands")
 
 
 def make_plugin_manager(project_dir: Path | None = None) -> pluggy.PluginManager:
@@ -28,12 +28,31 @@ def make_plugin_manager(project_dir: Path | None = None) -> pluggy.PluginManager
     return manager
 
 
+# local plugin modules already imported in this process, by path, with the file's stamp
+_local_modules: dict[Path, tuple[tuple[int, int], ModuleType]] = {}
+
+
 def load_local_plugins(project_dir: Path) -> list[ModuleType]:
-    """Import every ``*.py`` in the ``plugins/`` folder beside the pipefile, in name order."""
+    """Import every ``*.py`` in the ``plugins/`` folder beside the pipefile, in name order.
+
+    A file is imported once per process (again only when it changed), so the CLI's look
+    for plugin commands and the pipeline's load share the same module.
+    """
     folder = project_dir / "plugins"
     if not folder.is_dir():
         return []
-    return [load_module(path) for path in sorted(folder.glob("*.py")) if not path.name.startswith("_")]
+    modules = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        info = path.stat()
+        stamp = (info.st_mtime_ns, info.st_size)
+        cached = _local_modules.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_module(path))
+            _local_modules[path] = cached
+        modules.append(cached[1])
+    return modules
 
 
 def plugin_report(manager: pluggy.PluginManager) -> list[dict]:

@@ -129,6 +129,10 @@ class Populator:
         self.reserve_jobs = reserve_jobs
         self.order = order
         self.pending = PendingKeys(table, restricted_source(table, restrictions), reserve_jobs, order)
+        try:  # compile the pending-keys query now, so a bad restriction fails before any make runs
+            self.db.execute(f"EXPLAIN {self.pending.base}", self.pending.params)
+        except sqlite3.Error as error:
+            raise QueryError(f"cannot populate {table._name} with these restrictions: {error}") from None
         self.worker = Worker(self.pipeline) if reserve_jobs else None
         self.injections = self.pipeline.injections[table.table_name]
         self.key_names = self.pending.names
@@ -155,10 +159,13 @@ class Populator:
         """Pending keys (raw values + key JSON), page by page; reserved first when reserving."""
         if self.order == "random":
             sql, params = self.pending.page_sql(None, 2**62)
-            rows = self.db.query(sql, params)
-            random.shuffle(rows)
-            for start in range(0, len(rows), PAGE_SIZE):
-                page = rows[start : start + PAGE_SIZE]
+            listed = self.db.query(sql, params)
+            random.shuffle(listed)
+            start = 0
+            while start < len(listed) and not self.stop:
+                size = self.reserve_size if self.reserve_jobs else PAGE_SIZE  # reserve no more than we compute
+                page = listed[start : start + size]
+                start += size
                 yield self._reserve_listed(page) if self.reserve_jobs else page
             return
         after = None
@@ -167,17 +174,24 @@ class Populator:
             sql, params = self.pending.page_sql(after, size)
             rows = self.worker.reserve(self.table.table_name, sql, params) if self.reserve_jobs else self.db.query(sql, params)
             if not rows:
+                if self.reserve_jobs and after is not None:
+                    # before stopping, free a dead worker's keys and look again from the start: keys
+                    # behind us may be pending again (reclaimed, or released by a stopped worker)
+                    reclaim_dead_reservations(self.db)
+                    after = None
+                    continue
                 return
             after = tuple(rows[-1][: len(self.key_names)])
             yield rows
 
     def _reserve_listed(self, rows: list[tuple]) -> list[tuple]:
-        """Reserve keys listed earlier (random order), skipping those taken in the meantime."""
-        held = []
-        for row in rows:
-            sql = f"SELECT * FROM ({self.pending.base}) WHERE {self.pending.key_json.replace('ks.', '')} = ?"
-            held += self.worker.reserve(self.table.table_name, sql, [*self.pending.params, row[-1]])
-        return held
+        """Reserve keys listed earlier (random order) at once, skipping those taken in the meantime."""
+        width = len(self.key_names)
+        listed = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(rows))
+        sql = f"{self.pending.base} AND {self.pending.row_value} IN (VALUES {listed})"  # by key columns: indexed
+        params = [*self.pending.params, *(value for row in rows for value in row[:width])]
+        held = {row[-1] for row in self.worker.reserve(self.table.table_name, sql, params)}
+        return [row for row in rows if row[-1] in held]
 
     def adapt_reservation(self, seconds: float) -> None:
         """Reserve more keys at a time when makes are quick, one at a time when they are slow."""
@@ -227,8 +241,13 @@ class Populator:
         elif isinstance(result, (list, tuple)) and all(isinstance(r, dict) for r in result) and result:
             results = list(result)
         else:
+            what = type(result).__name__
+            if isinstance(result, (list, tuple)):
+                odd = [type(r).__name__ for r in result if not isinstance(r, dict)]
+                what = f"{what} of {odd[0]}" if odd else f"empty {what}"
             raise DataError(
-                f"make of {name} returned a {type(result).__name__} for key {key}; return a dict (one row) or a list of dicts"
+                f"make of {name} returned a{'n' if what[0] in 'aeiou' else ''} {what} for key {key}; "
+                "return a dict (one row) or a list of dicts"
             )
         masters, parts = [], {}
         for returned in results:
@@ -238,7 +257,7 @@ class Populator:
                 part = self.part_by_name.get(attribute)
                 if part is not None:
                     part_rows[part] = value
-                elif attribute in key and value != key[attribute]:
+                elif attribute in key and value != key[attribute] and not self._same_stored(attribute, value, key[attribute]):
                     raise DataError(f"make of {name} returned {attribute}={value!r} but the key being computed has {key[attribute]!r}")
                 else:
                     row[attribute] = value
@@ -251,6 +270,14 @@ class Populator:
                     part.encode_row({**r, **master_key}) if isinstance(r, dict) else part.encode_row(r) for r in rows
                 )
         return masters, parts
+
+    def _same_stored(self, attribute: str, value: Any, expected: Any) -> bool:
+        """True when ``value`` is stored as ``expected`` is ('2024-01-15' and date(2024, 1, 15) are)."""
+        kind = self.table.heading.attributes[attribute].type
+        try:
+            return kind.encode(value, self.pipeline.storage) == kind.encode(expected, self.pipeline.storage)
+        except (ValueError, TypeError):
+            return False
 
     def write(self, raw: tuple, masters: list[tuple], parts: dict[str, list[tuple]]) -> bool:
         """Write a make's rows in one short transaction; False when the key was done or its inputs vanished."""
@@ -273,6 +300,11 @@ class Populator:
                 raise DataError(f"the rows a make of {self.table._name} returned do not fit: {error}") from None
             self._forget_job(raw)
         return True
+
+    def inputs_gone(self, raw: tuple) -> bool:
+        """True when a parent row of this key was deleted since the key was listed."""
+        key_values = list(raw[: len(self.key_names)])
+        return any(self.db.scalar(sql, [key_values[i] for i in positions]) is None for sql, positions in self.parent_checks)
 
     def _forget_job(self, raw: tuple) -> None:
         if self.reserve_jobs:
@@ -306,6 +338,13 @@ def populate(
     pipeline = table._pipeline
     if processes > 1 and pipeline.db_path is None:
         raise PopulateError("processes > 1 needs a database file; an in-memory database cannot be shared")
+    if pipeline.db.readonly:
+        raise PopulateError(f"cannot populate {table._name}: the pipeline was loaded read-only (readonly=True)")
+    if pipeline.db.in_transaction:
+        raise PopulateError(
+            f"{table._name}.populate cannot run inside pipeline.transaction(): its makes would hold the write lock "
+            "while they compute; commit first, then populate (each make's rows are written in a transaction of their own)"
+        )
     stop_on_error = (not suppress_errors) if stop_on_error is None else stop_on_error
     populator = Populator(table, restrictions, reserve_jobs, order)
     if reserve_jobs:
@@ -315,13 +354,15 @@ def populate(
         raise QueryError(f"unknown executor {chosen!r}; installed executors: {', '.join(pipeline.executors)}")
     runner = pipeline.executors[chosen](processes)
     result = {"success_count": 0, "error_list": [], "skipped_count": 0}
-    bar = None
+    bar = pending = None
+    if display_progress or pipeline.hook.populate_started.get_hookimpls():  # count only when someone looks
+        pending = populator.pending.count()
+        pending = pending if max_calls is None else min(pending, max_calls)
     if display_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=populator.pending.count(), desc=table._name, file=sys.stderr, unit="key", leave=True)
-    pending_for_hook = bar.total if bar is not None else None
-    pipeline.hook.populate_started(table=table, pending=pending_for_hook)
+        bar = tqdm(total=pending, desc=table._name, file=sys.stderr, unit="key", leave=True)
+    pipeline.hook.populate_started(table=table, pending=pending)
     if populator.worker is not None:
         populator.worker.start_heartbeat()
     raw_of: dict[int, tuple] = {}
@@ -390,6 +431,11 @@ def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tup
             if populator.reserve_jobs:
                 populator.adapt_reservation(outcome.seconds)
             return None
+    if populator.inputs_gone(raw):  # e.g. its inputs were deleted while it ran: the key is gone, not failed
+        with populator.db.transaction():
+            populator._forget_job(raw)
+        result["skipped_count"] += 1
+        return None
     message = f"{type(error).__name__}: {error}"
     result["error_list"].append((call.key, message))
     if populator.reserve_jobs:

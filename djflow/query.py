@@ -265,8 +265,8 @@ class Query(Relation):
             sql += " WHERE " + " AND ".join(self._conditions)
         if order_by:
             sql += f" ORDER BY {order_by}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        if limit is not None or offset:
+            sql += f" LIMIT {int(limit) if limit is not None else -1}"  # -1: no limit, only the offset
             if offset:
                 sql += f" OFFSET {int(offset)}"
         return sql, [*self._source_params, *self._condition_params]
@@ -370,15 +370,18 @@ class Query(Relation):
         for index, name in enumerate(names):
             attribute_type = self.heading.attributes[name].type
             if attribute_type is not None and type(attribute_type).decode is not AttributeType.decode:
-                decoders.append((index, attribute_type.decode))
+                decoders.append((index, name, attribute_type.decode))
         if not decoders:
             return None
 
         def decode(row: tuple) -> list:
             values = list(row)
-            for index, decoder in decoders:
+            for index, name, decoder in decoders:
                 if values[index] is not None:
-                    values[index] = decoder(values[index], storage)
+                    try:
+                        values[index] = decoder(values[index], storage)
+                    except ValueError as error:  # e.g. bytes some other tool wrote into a blob
+                        raise DataError(f"cannot read {self._name}.{name}: {error}") from None
             return values
 
         return decode

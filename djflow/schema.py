@@ -103,10 +103,19 @@ def create_table_sql(name: str, heading: Heading) -> list[str]:
             f"REFERENCES {quote(fk.parent)} ({column_list(list(fk.attributes.values()))})"
         )
     statements = [f"CREATE TABLE {quote(name)} (\n  " + ",\n  ".join(columns + constraints) + "\n)"]
+    for index_name, columns_, unique in index_specs(name, heading):
+        statements.append(
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(index_name)} ON {quote(name)} ({column_list(columns_)})"
+        )
+    return statements
+
+
+def index_specs(name: str, heading: Heading) -> list[tuple[str, list[str], bool]]:
+    """``(index name, columns, unique)`` of every index djflow creates for a table."""
     primary_key = heading.primary_key
     index_columns = [(list(fk.attributes), False) for fk in heading.foreign_keys]
     index_columns += heading.indexes
-    seen: set[tuple] = set()
+    specs, seen = [], set()
     for columns_, unique in index_columns:
         # a foreign key that is a prefix of the primary key is served by the primary key's index
         if not unique and columns_ == primary_key[: len(columns_)]:
@@ -114,11 +123,8 @@ def create_table_sql(name: str, heading: Heading) -> list[str]:
         if (tuple(columns_), unique) in seen:
             continue
         seen.add((tuple(columns_), unique))
-        index_name = f"{name}__{'unique' if unique else 'index'}__{'_'.join(columns_)}"
-        statements.append(
-            f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(index_name)} ON {quote(name)} ({column_list(columns_)})"
-        )
-    return statements
+        specs.append((f"{name}__{'unique' if unique else 'index'}__{'_'.join(columns_)}", list(columns_), unique))
+    return specs
 
 
 def heading_record(heading: Heading) -> str:
@@ -191,6 +197,16 @@ def drift(db: Database, name: str, heading: Heading) -> list[str]:
         differences.append(f"the reference to {parent} ({', '.join(c for c, _ in pairs)}) is in the pipefile but not in the database")
     for parent, pairs in sorted(stored_fks - declared_fks):
         differences.append(f"the reference to {parent} ({', '.join(c for c, _ in pairs)}) is in the database but not in the pipefile")
+    # indexes djflow made (by their names); an index someone added with another tool is theirs
+    declared_indexes = {spec[0]: spec for spec in index_specs(name, heading)}
+    existing_indexes = {row[1] for row in db.query(f"PRAGMA index_list({quote(name)})") if row[3] == "c"}
+    for index_name, columns_, unique in declared_indexes.values():
+        if index_name not in existing_indexes:
+            kind = "unique index" if unique else "index"
+            differences.append(f"{kind}({', '.join(columns_)}) is in the pipefile but not in the database")
+    for index_name in sorted(existing_indexes - set(declared_indexes)):
+        if index_name.startswith((f"{name}__index__", f"{name}__unique__")):
+            differences.append(f"the index {index_name} is in the database but not in the pipefile")
     return differences
 
 

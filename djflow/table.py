@@ -66,7 +66,7 @@ class Table(Query):
         if self.definition.is_auto:
             owner = self.definition.master or self.definition
             raise DataError(
-                f"{self._name} is an {owner.tier} table: its rows come only from populate; "
+                f"{self._name} is {'an' if owner.tier == 'imported' else 'a'} {owner.tier} table: its rows come only from populate; "
                 f"run {owner.name}.populate() (or `djflow run {owner.name}`) instead of inserting"
             )
         return self._insert_rows(rows, skip_duplicates, ignore_extra_fields)
@@ -125,7 +125,7 @@ class Table(Query):
                 value = attribute.default
                 if value is CURRENT_TIMESTAMP:
                     value = datetime.datetime.now().replace(microsecond=0)
-            if value is None or (type(value) is float and math.isnan(value)):
+            if value is None or _is_missing(value):
                 if not attribute.nullable:
                     what = "NaN" if value is not None else "None"
                     raise DataError(f"{self._name}.{attribute.name} cannot be {what}: it is not nullable (row {_show(row)})")
@@ -199,7 +199,10 @@ class Table(Query):
         where, params = self._restriction_sql()
         db = self._pipeline.db
         with db.snapshot():
-            plan = cascade.plan_delete(db, self.table_name, where, params)
+            try:
+                plan = cascade.plan_delete(db, self.table_name, where, params)
+            except sqlite3.Error as error:
+                raise QueryError(f"cannot plan a delete from {self._name}: {error}") from None
             cascade.clear_marks(db, plan)
         return plan
 
@@ -232,35 +235,39 @@ class Table(Query):
     def _delete_now(self, expected: cascade.DeletePlan | None = None) -> dict[str, int]:
         where, params = self._restriction_sql()
         db = self._pipeline.db
-        try:
-            with db.transaction():
+        with db.transaction():
+            try:
                 plan = cascade.plan_delete(db, self.table_name, where, params)
-                if expected is not None and plan.counts != expected.counts:
-                    cascade.clear_marks(db, plan)
-                    raise IntegrityError(
-                        f"the rows to delete from {self._name} changed since they were shown ({plan.total} rows now); "
-                        "nothing was deleted, run the delete again"
-                    )
-                deleted = cascade.run_delete(db, plan)
+            except sqlite3.Error as error:  # turned into a djflow error inside, so the transaction rolls back
+                raise QueryError(f"cannot delete from {self._name}: {error}") from None
+            if expected is not None and plan.counts != expected.counts:
                 cascade.clear_marks(db, plan)
-        except sqlite3.Error as error:
-            raise QueryError(f"cannot delete from {self._name}: {error}") from None
+                raise IntegrityError(
+                    f"the rows to delete from {self._name} changed since they were shown ({plan.total} rows now); "
+                    "nothing was deleted, run the delete again"
+                )
+            try:
+                deleted = cascade.run_delete(db, plan)
+            except sqlite3.Error as error:
+                raise IntegrityError(f"cannot delete from {self._name}: {error}; nothing was deleted") from None
+            cascade.clear_marks(db, plan)
         self._pipeline.hook.rows_deleted(table=self, counts=deleted)
         return deleted
 
     def delete_quick(self) -> int:
         """Delete these rows without cascading; refused when other rows depend on them."""
+        self._check_deletable()
         where, params = self._restriction_sql()
         db = self._pipeline.db
-        try:
-            with db.transaction():
+        with db.transaction():
+            try:
                 return db.execute(f"DELETE FROM {quote(self.table_name)} WHERE {where}", params).rowcount
-        except sqlite3.IntegrityError:
-            raise IntegrityError(
-                f"cannot delete_quick from {self._name}: other rows depend on these; use delete() to cascade"
-            ) from None
-        except sqlite3.Error as error:
-            raise QueryError(f"cannot delete from {self._name}: {error}") from None
+            except sqlite3.IntegrityError:
+                raise IntegrityError(
+                    f"cannot delete_quick from {self._name}: other rows depend on these; use delete() to cascade"
+                ) from None
+            except sqlite3.Error as error:
+                raise QueryError(f"cannot delete from {self._name}: {error}") from None
 
     # ------------------------------------------------------------ update1
 
@@ -328,6 +335,13 @@ class Table(Query):
         from .populate import progress
 
         return progress(self, *restrictions, display=display)
+
+
+def _is_missing(value: Any) -> bool:
+    """NaN (Python's or numpy's), pandas' NA and NaT: how data frames say "no value"."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _has_named_index(frame: Any) -> bool:

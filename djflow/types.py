@@ -118,12 +118,20 @@ class FloatType(AttributeType):
 
 
 class DecimalType(AttributeType):
-    """Stored as exact text (SQLite has no decimal type); read back as ``decimal.Decimal``."""
+    """Read back as ``decimal.Decimal`` with the declared scale.
+
+    Up to 15 digits (what a double holds exactly) the column is NUMERIC, so SQL
+    comparisons and ORDER BY treat values as numbers; wider decimals are kept as exact
+    text (SQLite has no decimal type), which compares as text.
+    """
+
+    EXACT_DIGITS = 15
 
     def __init__(self, declared: str, precision: int, scale: int):
         super().__init__(declared)
         self.precision, self.scale = precision, scale
         self.quantum = decimal.Decimal(1).scaleb(-scale)
+        self.sql_type = "NUMERIC" if precision <= self.EXACT_DIGITS else "TEXT"
 
     def encode(self, value, storage=None):
         try:
@@ -139,7 +147,7 @@ class DecimalType(AttributeType):
         return str(number)
 
     def decode(self, stored, storage=None):
-        return decimal.Decimal(str(stored))
+        return decimal.Decimal(str(stored)).quantize(self.quantum)
 
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
@@ -170,11 +178,11 @@ class TextType(AttributeType):
         self.max_length = max_length
 
     def encode(self, value, storage=None):
-        if type(value) is not str:
+        if not isinstance(value, str):
             raise ValueError(f"{value!r} ({type(value).__name__}) is not text")
         if self.max_length is not None and len(value) > self.max_length:
             raise ValueError(f"text of {len(value)} characters is longer than {self.declared} allows")
-        return value
+        return str(value)  # numpy.str_ and other str subclasses are stored as plain text
 
 
 class EnumType(AttributeType):

@@ -60,7 +60,8 @@ def test_generator_is_deterministic(generator, tmp_path):
     generator.write_demo_data(tmp_path / "second")
     first = checksums(tmp_path / "first")
     assert first == checksums(tmp_path / "second")
-    assert len(first) == 3 + len(generator.SESSIONS)  # three CSV files, one image per session
+    sessions = generator.SESSIONS + generator.LATER_SESSIONS
+    assert len(first) == 4 + len(sessions)  # four CSV files, one image per session
 
 
 def test_checked_in_data_matches_generator(generator, tmp_path):

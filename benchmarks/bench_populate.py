@@ -1,0 +1,160 @@
+"""Populate: N trivial makes in one process (with and without reservation), and 2 processes.
+
+The trivial make reads its parent row and returns one value (``2 * value``), so djflow and
+the baseline do the same work per key. The baseline is the floor: a plain sqlite3 loop of N
+transactions, each reading the parent row and inserting the child (WAL, synchronous=NORMAL,
+foreign keys on), after one anti-join listing the pending keys. Both run on the same
+database, which is emptied (raw SQL, untimed) before each repeat.
+
+The CPU-bound figure runs a make that does ~5 ms of fixed arithmetic, once with
+``processes=1`` and once with ``processes=2``; the figure is the speed-up.
+"""
+
+from __future__ import annotations
+
+import time
+
+from common import Row, best_of, db_path, fill, load, raw_connect, say, standalone, temp_project
+
+TRIVIAL = '''
+import djflow
+
+
+@djflow.manual
+def Source():
+    """
+    n : int
+    ---
+    value : float
+    """
+
+
+@djflow.computed
+def Target(key, Source):
+    """
+    -> Source
+    ---
+    doubled : float
+    """
+    return {"doubled": 2 * Source.fetch1("value")}
+'''
+
+CPU_BOUND = '''
+import djflow
+
+WORK = {work}
+
+
+@djflow.manual
+def Source():
+    """
+    n : int
+    ---
+    value : float
+    """
+
+
+@djflow.computed
+def Burn(key, Source):
+    """
+    -> Source
+    ---
+    total : int
+    """
+    total = 0
+    for i in range(WORK):
+        total += i * i
+    return {{"total": total % 1000}}
+'''
+
+
+def baseline_loop(conn) -> int:
+    """The floor: list pending keys, then per key one transaction reading the parent and inserting the child."""
+    pending = [row[0] for row in conn.execute(
+        "SELECT n FROM Source AS s WHERE NOT EXISTS (SELECT 1 FROM Target AS t WHERE t.n = s.n) ORDER BY n"
+    )]
+    for n in pending:
+        conn.execute("BEGIN IMMEDIATE")
+        value = conn.execute("SELECT value FROM Source WHERE n = ?", (n,)).fetchone()[0]
+        conn.execute("INSERT INTO Target (n, doubled) VALUES (?, ?)", (n, 2 * value))
+        conn.execute("COMMIT")
+    return len(pending)
+
+
+def trivial_rows(n: int, repeats: int) -> list[Row]:
+    """One process, with and without ``reserve_jobs``, against the plain sqlite3 loop."""
+    with temp_project(TRIVIAL) as project:
+        pipeline = load(project)
+        conn = raw_connect(db_path(project))
+        fill(conn, "INSERT INTO Source (n, value) VALUES (?, ?)", ((i, float(i)) for i in range(n)))
+
+        def reset() -> None:
+            conn.execute("DELETE FROM Target")
+            conn.execute("DELETE FROM _djflow_jobs")
+
+        def populate(**options) -> None:
+            result = pipeline.Target.populate(**options)
+            assert result["success_count"] == n, result
+
+        plain = best_of(lambda: populate(), repeats, setup=reset)
+        reserved = best_of(lambda: populate(reserve_jobs=True), repeats, setup=reset)
+        baseline = best_of(lambda: baseline_loop(conn), repeats, setup=reset)
+        conn.close()
+        pipeline.close()
+    per_key = f"{plain / n * 1e6:.0f} / {reserved / n * 1e6:.0f} / {baseline / n * 1e6:.0f} µs per key"
+    return [
+        Row(f"populate {n:,} trivial makes, 1 process", plain, baseline, "≤ 3×", plain <= 3 * baseline,
+            note=per_key + " (plain / reserved / loop)"),
+        Row(f"populate {n:,} trivial makes, reserve_jobs=True", reserved, baseline, "≤ 5×", reserved <= 5 * baseline),
+    ]
+
+
+def calibrate_work(seconds: float = 0.005) -> int:
+    """How many loop iterations of the CPU-bound make take about ``seconds`` on this machine."""
+    iterations = 20_000
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        total = 0
+        for i in range(iterations):
+            total += i * i
+        best = min(best, time.process_time() - started)
+    return max(1, int(iterations * seconds / max(best, 1e-6)))
+
+
+def parallel_rows(n: int, repeats: int) -> list[Row]:
+    """``processes=2`` against ``processes=1`` on ~5 ms CPU-bound makes."""
+    work = calibrate_work()
+    with temp_project(CPU_BOUND.format(work=work)) as project:
+        pipeline = load(project)
+        conn = raw_connect(db_path(project))
+        fill(conn, "INSERT INTO Source (n, value) VALUES (?, ?)", ((i, float(i)) for i in range(n)))
+
+        def reset() -> None:
+            conn.execute("DELETE FROM Burn")
+
+        def populate(processes: int) -> None:
+            result = pipeline.Burn.populate(processes=processes)
+            assert result["success_count"] == n, result
+
+        one = best_of(lambda: populate(1), repeats, setup=reset)
+        two = best_of(lambda: populate(2), repeats, setup=reset)
+        conn.close()
+        pipeline.close()
+    speedup = one / two
+    return [
+        Row(f"populate {n:,} CPU-bound (~5 ms) makes, processes=2 vs 1", two, one, "≥ 1.8× faster",
+            speedup >= 1.8, ratio_text=f"{speedup:.2f}× faster", note=f"{one / n * 1e3:.1f} ms per make in 1 process"),
+    ]
+
+
+def run(quick: bool) -> list[Row]:
+    say("populate: trivial makes ...")
+    rows = trivial_rows(2_000 if quick else 10_000, 2 if quick else 3)
+    say("populate: CPU-bound makes, 1 and 2 processes ...")
+    rows += parallel_rows(100 if quick else 400, 1 if quick else 3)
+    return rows
+
+
+if __name__ == "__main__":
+    standalone(run)

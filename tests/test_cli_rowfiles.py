@@ -1,0 +1,76 @@
+"""Reading rows for ``djflow insert`` and printing rows for show/status/jobs (djflow.rowfiles)."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import io
+import json
+
+import pytest
+
+from djflow.errors import DataError
+from djflow.rowfiles import format_rows, read_rows
+
+
+def read(text: str, name: str = "stdin", format: str | None = None):
+    return read_rows(io.StringIO(text), name, format)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected_format"),
+    [
+        ("a,b\n1,x\n", "rows.csv", "csv"),
+        ("a\tb\n1\tx\n", "rows.tsv", "tsv"),
+        ("a,b\n1,x\n", "stdin", "csv"),
+        ('[{"a": "1", "b": "x"}]', "stdin", "json"),
+        ('{"a": "1", "b": "x"}\n', "stdin", "json"),  # one object
+        ('{\n  "a": "1",\n  "b": "x"\n}\n', "stdin", "json"),  # one object, pretty-printed
+        ('{"a": "1", "b": "x"}\n\n', "rows.jsonl", "jsonl"),
+        ("\ufeffa,b\n1,x\n", "excel.csv", "csv"),  # a byte order mark is not part of the header
+    ],
+)
+def test_formats(text, name, expected_format):
+    rows, used = read(text, name)
+    assert used == expected_format
+    assert rows == [{"a": "1", "b": "x"}]
+
+
+def test_json_lines_are_sniffed():
+    rows, used = read('{"a": 1}\n{"a": 2}\n')
+    assert used == "jsonl" and rows == [{"a": 1}, {"a": 2}]
+
+
+def test_format_option_wins_over_the_suffix():
+    rows, used = read("a;b", "rows.json", format="csv")
+    assert used == "csv" and rows == []
+
+
+def test_empty_input():
+    assert read("") == ([], "csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "message"),
+    [
+        ("a,b\n1,2,3\n", "rows.csv", "rows.csv line 2 has 3 values but the header names 2 columns"),
+        ("a,a\n1,2\n", "rows.csv", "one distinct name per column"),
+        ('{"a": 1}\n{"a": \n', "rows.jsonl", "rows.jsonl line 2 is not a JSON object"),
+        ("[1, 2]", "rows.json", "array of objects"),
+        ("[{", "rows.json", "not valid JSON"),
+    ],
+)
+def test_bad_input_is_one_clear_error(text, name, message):
+    with pytest.raises(DataError) as refused:
+        read(text, name)
+    assert message in str(refused.value)
+
+
+def test_format_rows():
+    rows = [{"d": datetime.date(2024, 1, 2), "x": decimal.Decimal("1.50"), "j": {"k": [1]}, "n": None}]
+    columns = ["d", "x", "j", "n"]
+    assert json.loads(format_rows(rows, columns, "json")) == [{"d": "2024-01-02", "x": "1.50", "j": {"k": [1]}, "n": None}]
+    assert format_rows(rows, columns, "csv") == 'd,x,j,n\n2024-01-02,1.50,"{""k"": [1]}",\n'
+    assert format_rows(rows, columns, "jsonl").count("\n") == 1
+    table = format_rows(rows, columns, "table").splitlines()
+    assert table[0].split() == columns and table[2].split() == ["2024-01-02", "1.50", '{"k":', "[1]}"]

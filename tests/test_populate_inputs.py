@@ -1,0 +1,144 @@
+"""The inputs a make gets are the same whether it runs here or in a worker process.
+
+With ``processes=1`` a make gets live queries; with ``processes=2`` it gets the same rows
+fetched in advance (``djflow.fetched.FetchedRelation``), because worker processes never
+touch the database. Every operation a make is likely to use must answer the same.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from populate_helpers import write_project
+
+import djflow
+from djflow.fetched import FetchedRelation
+
+PIPEFILE = '''
+import djflow
+
+
+@djflow.manual
+def Session():
+    """
+    subject_id : varchar(16)
+    session_date : date
+    ---
+    weight : float
+    """
+
+
+@djflow.computed
+def Recording(key):
+    """
+    -> Session
+    """
+    return {"Trial": [{"trial": t, "score": float(t), "label": "ab"[t % 2]} for t in range(3)]}
+
+
+@Recording.part
+def Trial():
+    """
+    -> master
+    trial : int
+    ---
+    score : float
+    label : varchar(8)
+    """
+
+
+def attempt(check):
+    try:
+        return repr(check())
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+
+
+@djflow.computed
+def Summary(key, Session, Trial):
+    """
+    -> Recording
+    ---
+    report : longblob
+    """
+    checks = {
+        "fetch1": lambda: Session.fetch1(),
+        "fetch1_attr": lambda: Session.fetch1("weight"),
+        "fetch1_two": lambda: Session.fetch1("weight", "subject_id"),
+        "fetch1_key": lambda: (Trial & {"trial": 0}).fetch1("KEY"),
+        "fetch_attr": lambda: Trial.fetch("trial", order_by="trial"),
+        "fetch_two": lambda: Trial.fetch("trial", "score", order_by="trial desc"),
+        "fetch_dicts": lambda: Trial.fetch(as_dict=True, order_by="trial", limit=2),
+        "fetch_all": lambda: Trial.fetch(order_by="trial"),
+        "keys": lambda: Trial.fetch("KEY", order_by="trial"),
+        "order_key": lambda: Trial.fetch("trial", order_by="KEY desc"),
+        "order_two": lambda: Trial.fetch("trial", order_by=["label", "score desc"]),
+        "offset": lambda: Trial.fetch("trial", order_by="trial", limit=1, offset=1),
+        "len": lambda: len(Trial),
+        "bool": lambda: (bool(Trial), bool(Trial & {"trial": 99})),
+        "iter": lambda: sorted(row["trial"] for row in Trial),
+        "restrict": lambda: len(Trial & {"trial": 1}),
+        "restrict_ignores_other_names": lambda: len(Trial & {"nothing": 1}),
+        "restrict_date": lambda: len(Trial & {"session_date": key["session_date"]}),
+        "restrict_date_text": lambda: len(Trial & {"session_date": str(key["session_date"])}),
+        "restrict_float_by_int": lambda: len(Trial & {"score": 1}),
+        "restrict_list": lambda: len(Trial & [{"trial": 0}, {"trial": 2}]),
+        "restrict_bad_value": lambda: len(Trial & {"trial": "one"}),
+        "antijoin": lambda: len(Trial - {"trial": 0}),
+        "frame": lambda: list(Trial.fetch(format="frame").index.names),
+        "fetch1_of_many": lambda: Trial.fetch1(),
+        "bad_attribute": lambda: Trial.fetch("nope"),
+        "heading": lambda: Trial.heading.names,
+        "primary_key": lambda: Trial.primary_key,
+    }
+    return {"report": {name: attempt(check) for name, check in checks.items()}}
+'''
+
+
+@pytest.fixture
+def reports(tmp_path):
+    """The make's observations with live queries (processes=1) and with fetched rows (processes=2)."""
+    pipeline = djflow.load(write_project(tmp_path, PIPEFILE))
+    pipeline.Session.insert1({"subject_id": "M1", "session_date": "2024-01-15", "weight": 20.0})
+    pipeline.Recording.populate()
+    pipeline.Summary.populate()
+    live = pipeline.Summary.fetch1("report")
+    pipeline.Summary.delete_quick()
+    assert pipeline.Summary.populate(processes=2)["success_count"] == 1
+    return live, pipeline.Summary.fetch1("report")
+
+
+def test_injected_inputs_answer_the_same_in_worker_processes(reports):
+    live, fetched = reports
+    assert (
+        live["fetch1"]
+        == "{'subject_id': 'M1', 'session_date': datetime.date(2024, 1, 15), 'weight': 20.0}"
+    )
+    assert live["order_key"] == "[2, 1, 0]"
+    assert live["restrict_date_text"] == "3"
+    assert live["restrict_bad_value"].startswith("QueryError")
+    assert live["fetch1_of_many"].startswith("QueryError: fetch1 needs exactly one row")
+    differences = {
+        name: (live[name], fetched[name]) for name in live if live[name] != fetched[name]
+    }
+    assert differences == {}
+
+
+def test_a_string_restriction_of_fetched_inputs_is_a_clear_error(tmp_path):
+    pipeline = djflow.load(write_project(tmp_path, PIPEFILE))
+    pipeline.Session.insert1({"subject_id": "M1", "session_date": "2024-01-15", "weight": 20.0})
+    pipeline.Recording.populate()
+    fetched = FetchedRelation.from_query(pipeline.Recording.Trial & {"subject_id": "M1"})
+    with pytest.raises(djflow.QueryError, match="dict"):
+        fetched & "trial > 0"
+    assert len(pipeline.Recording.Trial & "trial > 0") == 2  # the live query can
+
+
+def test_fetched_inputs_pickle(tmp_path):
+    pipeline = djflow.load(write_project(tmp_path, PIPEFILE))
+    pipeline.Session.insert1({"subject_id": "M1", "session_date": "2024-01-15", "weight": 20.0})
+    pipeline.Recording.populate()
+    fetched = FetchedRelation.from_query(pipeline.Recording.Trial & {"trial": 2})
+    copy = pickle.loads(pickle.dumps(fetched))
+    assert copy.fetch1() == fetched.fetch1() == (pipeline.Recording.Trial & {"trial": 2}).fetch1()
