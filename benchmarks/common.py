@@ -9,6 +9,7 @@ of a few repeats: on a shared machine the minimum is the figure least disturbed 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -112,8 +113,12 @@ def best_of(action: Callable[[], object], repeats: int, setup: Callable[[], obje
 
 
 def run_command(argv: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command, capturing its output; raise with its stderr when it fails (if ``check``)."""
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    """Run a command, capturing its output; raise with its stderr when it fails (if ``check``).
+
+    ``DJFLOW_*`` variables are left out, so a command finds the project's own pipefile and database.
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DJFLOW_")}
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     return done

@@ -75,12 +75,20 @@ def print_table(rows: list[Row]) -> None:
             print(f"[{number}] {note}")
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def machine() -> str:
     """One line about the machine and its load, for the record."""
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"load average {load}"
+        f"{os.cpu_count()} × {cpu_model()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, load average {load}"
     )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 ORDERS = ("original", "reverse", "random")
 PAGE_SIZE = 1000
 MIN_RESERVE, MAX_RESERVE = 1, 256
+RESERVE_SECONDS = 0.5  # how much work, by the recent pace, one reservation takes at most
 DRY_RUN_SHOWN_KEYS = 20
 
 
@@ -138,6 +139,7 @@ class Populator:
         self.key_names = self.pending.names
         self.key_decoders = self._key_decoders()
         self.reserve_size = MIN_RESERVE
+        self.make_seconds: float | None = None
         self.stop = False
         self._prepare_writes()
 
@@ -194,11 +196,14 @@ class Populator:
         return [row for row in rows if row[-1] in held]
 
     def adapt_reservation(self, seconds: float) -> None:
-        """Reserve more keys at a time when makes are quick, one at a time when they are slow."""
-        if seconds < 0.05:
-            self.reserve_size = min(MAX_RESERVE, self.reserve_size * 2)
-        elif seconds > 0.5:
-            self.reserve_size = MIN_RESERVE
+        """Size the next reservation to about RESERVE_SECONDS of work at the recent pace.
+
+        Quick makes are reserved in batches (one lock and one transaction for many keys);
+        slow ones one at a time, so a worker never sits on keys others could be computing.
+        """
+        self.make_seconds = seconds if self.make_seconds is None else 0.8 * self.make_seconds + 0.2 * seconds
+        wanted = int(RESERVE_SECONDS / max(self.make_seconds, 1e-6))
+        self.reserve_size = max(MIN_RESERVE, min(MAX_RESERVE, wanted, 2 * self.reserve_size))
 
     # ------------------------------------------------------------ calling makes
 

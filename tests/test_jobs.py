@@ -249,7 +249,7 @@ def test_three_workers_with_quick_makes_and_growing_batches(tmp_path):
 
 def test_a_make_does_not_hold_the_write_lock(tmp_path):
     pipeline = standard_project(tmp_path, count=2)
-    (tmp_path / "sleep_0").write_text("3")
+    (tmp_path / "sleep_0").write_text("2")
     worker = start_worker(tmp_path, POPULATE_AND_PRINT)
     wait_for_call(tmp_path, 0, worker)
     started = time.perf_counter()
