@@ -33,8 +33,8 @@ class DeletePlan:
         return sum(self.counts.values())
 
     def describe(self) -> str:
-        """One line per affected table with its row count, the root first."""
-        lines = [f"{count:>10}  {name}" for name, count in self.counts.items()]
+        """One line per affected table with its row count, the root first (parts as Master.Part)."""
+        lines = [f"{count:>10}  {name.replace('__', '.')}" for name, count in self.counts.items()]
         return "\n".join(lines)
 
 
@@ -83,42 +83,35 @@ def plan_delete(db: Database, table: str, where_sql: str, params: list) -> Delet
         db.execute(f"CREATE TEMP TABLE {quote('_djflow_delete_' + name)} (rid INTEGER PRIMARY KEY)")
     db.execute(f"INSERT INTO {mark_name(table)} SELECT rowid FROM {quote(table)} WHERE {where_sql}", params)
     while True:
-        added = 0
+        # one pass in dependency order marks every descendant of what is marked; only a
+        # master marked through its part can make another pass necessary
         for name in order:
             for parent in graph.predecessors(name):
-                if parent not in order:
-                    continue
-                for pairs in graph.edges[parent, name]["keys"]:
-                    child_columns = [c for c, _ in pairs]
-                    parent_columns = [p for _, p in pairs]
-                    left = quote(child_columns[0]) if len(pairs) == 1 else f"({column_list(child_columns)})"
-                    added += db.execute(
-                        f"INSERT OR IGNORE INTO {mark_name(name)} SELECT rowid FROM {quote(name)} "
-                        f"WHERE {left} IN (SELECT {column_list(parent_columns)} FROM {quote(parent)} "
-                        f"WHERE rowid IN (SELECT rid FROM {mark_name(parent)}))"
-                    ).rowcount
-            master = masters.get(name)
-            if master in order:
-                added += _mark_masters_of_marked_parts(db, graph, name, master)
-        if added == 0:
+                if parent in order:
+                    for pairs in graph.edges[parent, name]["keys"]:
+                        _mark_matching(db, name, [c for c, _ in pairs], parent, [p for _, p in pairs])
+        masters_added = 0
+        for part in order:
+            master = masters.get(part)
+            if master in order and graph.has_edge(master, part):
+                for pairs in graph.edges[master, part]["keys"]:
+                    masters_added += _mark_matching(db, master, [p for _, p in pairs], part, [c for c, _ in pairs])
+        if not masters_added:
             break
     counts = {name: db.scalar(f"SELECT count(*) FROM {mark_name(name)}") for name in order}
     ordered_counts = {name: counts[name] for name in [table, *order] if counts.get(name)}
     return DeletePlan(table, ordered_counts, list(reversed(order)))
 
 
-def _mark_masters_of_marked_parts(db: Database, graph: nx.DiGraph, part: str, master: str) -> int:
-    added = 0
-    for pairs in graph.edges[master, part]["keys"] if graph.has_edge(master, part) else []:
-        part_columns = [c for c, _ in pairs]
-        master_columns = [p for _, p in pairs]
-        left = quote(master_columns[0]) if len(pairs) == 1 else f"({column_list(master_columns)})"
-        added += db.execute(
-            f"INSERT OR IGNORE INTO {mark_name(master)} SELECT rowid FROM {quote(master)} "
-            f"WHERE rowid NOT IN (SELECT rid FROM {mark_name(master)}) AND {left} IN "
-            f"(SELECT {column_list(part_columns)} FROM {quote(part)} WHERE rowid IN (SELECT rid FROM {mark_name(part)}))"
-        ).rowcount
-    return added
+def _mark_matching(db: Database, target: str, target_columns: list[str], source: str, source_columns: list[str]) -> int:
+    """Mark the rows of ``target`` whose ``target_columns`` equal ``source_columns`` of a marked
+    ``source`` row; return how many were newly marked."""
+    left = quote(target_columns[0]) if len(target_columns) == 1 else f"({column_list(target_columns)})"
+    return db.execute(
+        f"INSERT OR IGNORE INTO {mark_name(target)} SELECT rowid FROM {quote(target)} "
+        f"WHERE {left} IN (SELECT {column_list(source_columns)} FROM {quote(source)} "
+        f"WHERE rowid IN (SELECT rid FROM {mark_name(source)}))"
+    ).rowcount
 
 
 def run_delete(db: Database, plan: DeletePlan) -> dict[str, int]:

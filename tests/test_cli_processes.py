@@ -217,7 +217,7 @@ def test_delete_refuses_without_yes_when_no_one_can_answer(filled):
     before = dump(filled)
     result = run_djflow(filled, "delete", "Session", "--where", "subject_id = 'M001'")
     assert_one_line_error(result, "--yes", "nothing was deleted")
-    assert result.stdout.split() == ["About", "to", "delete:", "2", "Session", "2", "Ratio", "2", "Ratio__Point"]
+    assert result.stdout.split() == ["About", "to", "delete:", "2", "Session", "2", "Ratio", "2", "Ratio.Point"]
     assert dump(filled) == before
 
 

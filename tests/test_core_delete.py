@@ -77,7 +77,7 @@ def test_delete_plan_counts_and_changes_nothing(seed_rows):
     assert list(plan.counts)[0] == "Subject"
     assert plan.total == 15
     text = plan.describe()
-    assert "Detection__Blob" in text and "6" in text
+    assert "Detection.Blob" in text and "6" in text
     assert len(seed_rows.Subject) == 2 and len(seed_rows.Detection.Blob) == 9
     assert (seed_rows.Subject & {"subject_id": "nobody"}).delete_plan().counts == {}
 
@@ -92,7 +92,7 @@ def test_safemode_shows_counts_and_asks(seed_rows, capsys):
     assert (seed_rows.Session & JAN15).delete(safemode=True, prompt=answer) == 0
     out = capsys.readouterr().out
     assert "About to delete" in out
-    assert "Session" in out and "Detection__Blob" in out
+    assert "Session" in out and "Detection.Blob" in out
     assert "cancelled" in out
     assert asked and "yes" in asked[0].lower()
     assert len(seed_rows.Session) == 3
