@@ -10,6 +10,7 @@ Declare tables with the tier decorators, load the pipeline, insert and populate:
 
 from .declare import computed, imported, lookup, manual
 from .errors import (
+    DatabaseWriteError,
     DataError,
     DefinitionError,
     DjflowError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataError",
+    "DatabaseWriteError",
     "DefinitionError",
     "DjflowError",
     "DuplicateError",

@@ -102,14 +102,14 @@ class DjflowGroup(click.Group):
             import pluggy
 
             from . import hookspecs
-            from .plugins import load_local_plugins
+            from .plugins import load_local_plugins, register_plugin
 
             manager = pluggy.PluginManager("djflow")
             manager.add_hookspecs(hookspecs)
             collector = click.Group()
             try:
                 for module in load_local_plugins(project_dir):
-                    manager.register(module)
+                    register_plugin(manager, module)
                 manager.hook.register_commands(cli=collector)
             except DjflowError as error:
                 click.echo(f"Warning: plugins in {project_dir / 'plugins'} not loaded: {one_line(error)}", err=True)

@@ -72,7 +72,9 @@ def _to_json(value: Any, buffers: list[bytes]) -> Any:
     type_module = type(value).__module__
     if type_module == "numpy":
         return _numpy_to_json(value, buffers)
-    raise BlobError(f"a blob cannot hold a {type(value).__name__}; use numbers, text, lists, dicts or numpy arrays")
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    raise BlobError(f"a blob cannot hold {article} {name}; use numbers, text, lists, dicts or numpy arrays")
 
 
 def _numpy_to_json(value: Any, buffers: list[bytes]) -> Any:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import DjflowError
+from .errors import DatabaseWriteError, DjflowError
 
 BUSY_TIMEOUT_MS = 60_000
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "fuse.sshfs", "afs", "9p", "lustre", "gpfs", "ceph"}
@@ -28,9 +28,19 @@ class Database:
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
-        self.readonly = readonly
+        # a database on a read-only file system can still be read; every write says why it cannot
+        self.on_read_only_filesystem = self.path != ":memory:" and read_only_filesystem(Path(self.path))
+        self.readonly = readonly or self.on_read_only_filesystem
         self.depth = 0
-        self.conn = _connect(self.path, readonly)
+        self.conn = _connect(self.path, self.readonly, immutable=self.on_read_only_filesystem)
+
+    @property
+    def readonly_reason(self) -> str:
+        """Why nothing can be written, in words for an error message."""
+        if self.on_read_only_filesystem:
+            return (f"the database {self.path} is on a read-only file system; mount it read-write, "
+                    "or copy it somewhere writable and point --db at the copy")
+        return f"the database {self.path} is open read-only (readonly=True)"
 
     def close(self) -> None:
         """Close the connection (any open transaction is rolled back)."""
@@ -57,7 +67,7 @@ class Database:
     def transaction(self) -> Iterator[Database]:
         """A write transaction; nested use is a savepoint. An exception rolls back everything in it."""
         if self.readonly:
-            raise DjflowError(f"the database {self.path} is open read-only; nothing can be written")
+            raise DatabaseWriteError(f"nothing was written: {self.readonly_reason}")
         if self.depth == 0:
             try:
                 with_busy_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
@@ -110,7 +120,7 @@ class Database:
             self.conn.execute("COMMIT")
 
 
-def write_failure(path: str, error: sqlite3.Error) -> DjflowError:
+def write_failure(path: str, error: sqlite3.Error) -> DatabaseWriteError:
     """A one-line error for a write SQLite refused (read-only file, full disk, I/O error); nothing was written."""
     message = str(error)
     if "readonly" in message or "read-only" in message:
@@ -119,15 +129,55 @@ def write_failure(path: str, error: sqlite3.Error) -> DjflowError:
         hint = "free disk space and run again"
     else:
         hint = "check the disk and the file's permissions"
-    return DjflowError(f"cannot write to {path}: {message}; nothing was written, {hint}")
+    return DatabaseWriteError(f"cannot write to {path}: {message}; nothing was written, {hint}")
 
 
-def _connect(path: str, readonly: bool) -> sqlite3.Connection:
-    if readonly:
-        uri = Path(path).resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+def open_failure(path: str, error: sqlite3.Error) -> DjflowError:
+    """A one-line error for a database SQLite could not open, saying why as well as the file system tells."""
+    message = str(error)
+    if "not a database" in message:
+        return DjflowError(f"{path} cannot be opened as a SQLite database ({message}); point --db at a djflow database")
+    file = Path(path)
+    if file.is_dir():
+        why = "it is a folder; point --db at a database file"
+    elif not file.parent.is_dir():
+        why = f"the folder {file.parent} does not exist"
+    elif read_only_filesystem(file.parent):
+        why = "its folder is on a read-only file system, where a new database cannot be made"
+    elif disk_full(file.parent):
+        why = "the disk holding it is full (SQLite needs room for its -wal and -shm files); free disk space and run again"
     else:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        why = "check the disk and the permissions of the file and its folder"
+    return DjflowError(f"cannot open the database {path} ({message}): {why}")
+
+
+def read_only_filesystem(path: Path) -> bool:
+    """True when ``path`` (or, if it does not exist, its folder) is on a file system mounted read-only."""
+    target = path if path.exists() else path.parent
+    try:
+        return bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def disk_full(folder: Path) -> bool:
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _connect(path: str, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
+    try:
+        if readonly:
+            # on a read-only file system SQLite cannot make the -shm file a WAL reader needs; nothing
+            # can change the file there, so it may be read as immutable
+            uri = Path(path).resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise open_failure(path, error) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not readonly and path != ":memory:":
@@ -141,7 +191,7 @@ def _connect(path: str, readonly: bool) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlite3.DatabaseError as error:
         conn.close()
-        raise DjflowError(f"{path} cannot be opened as a SQLite database ({error}); point --db at a djflow database") from None
+        raise open_failure(path, error) from None
     return conn
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from .hookspecs import hookimpl
 
+# every top-level declaration made in this process, by (module, name): the latest one wins
+DECLARED: dict[tuple[str, str], TableDef] = {}
+
 TIERS = ("lookup", "manual", "imported", "computed", "part")
 AUTO_TIERS = ("imported", "computed")
 
@@ -36,6 +39,8 @@ class TableDef:
         self.master = master
         self.parts: dict[str, TableDef] = {}
         self.module = function.__module__
+        if master is None:
+            DECLARED[(self.module, self.name)] = self
 
     @property
     def make(self) -> Callable | None:
@@ -70,9 +75,13 @@ class TableDef:
 
 
 def find_table_def(module: str, name: str) -> TableDef:
-    """The declaration ``name`` (``Master__Part`` for parts) of an already loaded module."""
+    """The declaration ``name`` (``Master__Part`` for parts) of an already loaded module.
+
+    Looked up in the registry of declarations, so it is found even when a script rebinds
+    the name (``Detection = pipeline.Detection``).
+    """
     master, _, part = name.partition("__")
-    table_def = getattr(sys.modules[module], master)
+    table_def = DECLARED.get((module, master)) or getattr(sys.modules[module], master)
     return table_def.parts[part] if part else table_def
 
 

@@ -18,6 +18,14 @@ class SchemaDriftError(DefinitionError):
     """A table in the database differs from its definition in the pipefile."""
 
 
+class DatabaseWriteError(DjflowError):
+    """SQLite could not write: a read-only file or file system, a full disk, an I/O error.
+
+    Nothing was written. It is the database's trouble, not the row's or the key's, so
+    populate stops at once instead of recording it as a failed key.
+    """
+
+
 class DuplicateError(DjflowError):
     """A row with the same primary key already exists."""
 

@@ -7,6 +7,7 @@ each ``-> Parent`` (renamed where ``.proj`` says so).
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +154,8 @@ def _check_default(table: str, item: AttributeLine, attribute_type: AttributeTyp
     value = datetime.datetime(2000, 1, 1, 12, 0) if item.default is CURRENT_TIMESTAMP else item.default
     try:
         attribute_type.encode(value, None)
+        if isinstance(value, float) and math.isnan(value):  # an insert would refuse it as a missing value
+            raise ValueError("NaN means no value; write '= null' for that")
     except ValueError as error:
         raise DefinitionError(
             f"table {table}, definition line {item.line_no}, attribute {item.name}: "

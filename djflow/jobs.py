@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock
 
 from .db import Database, pid_alive, process_start_time
-from .errors import QueryError
+from .errors import DatabaseWriteError, DjflowError, QueryError
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -49,13 +49,23 @@ class Worker:
         Returns the selected rows that this worker now holds.
         """
         now = time.time()
-        with self.lock, self.db.transaction():
-            rows = self.db.query(pending_sql, params)
-            self.db.conn.executemany(
-                "INSERT INTO _djflow_jobs (table_name, key_json, status, host, pid, pid_started, heartbeat, started) "
-                "VALUES (?, ?, 'reserved', ?, ?, ?, ?, ?)",
-                [(table, row[-1], HOST, self.pid, self.pid_started, now, now) for row in rows],
-            )
+        try:
+            self.lock.acquire()
+        except OSError as error:
+            raise DjflowError(
+                f"cannot create the lock file {self.lock.lock_file} ({error.strerror}); workers take turns "
+                "reserving keys under it, so remove whatever is in its place or make its folder writable"
+            ) from None
+        try:
+            with self.db.transaction():
+                rows = self.db.query(pending_sql, params)
+                self.db.conn.executemany(
+                    "INSERT INTO _djflow_jobs (table_name, key_json, status, host, pid, pid_started, heartbeat, "
+                    "started) VALUES (?, ?, 'reserved', ?, ?, ?, ?, ?)",
+                    [(table, row[-1], HOST, self.pid, self.pid_started, now, now) for row in rows],
+                )
+        finally:
+            self.lock.release()
         return rows
 
     def release(self, table: str | None = None) -> int:
@@ -94,11 +104,14 @@ class Worker:
         db = Database(self.pipeline.db_path)
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
-                with db.transaction():
-                    db.execute(
-                        "UPDATE _djflow_jobs SET heartbeat = ? WHERE status = 'reserved' AND host = ? AND pid = ?",
-                        (time.time(), HOST, self.pid),
-                    )
+                try:
+                    with db.transaction():
+                        db.execute(
+                            "UPDATE _djflow_jobs SET heartbeat = ? WHERE status = 'reserved' AND host = ? AND pid = ?",
+                            (time.time(), HOST, self.pid),
+                        )
+                except DatabaseWriteError:
+                    continue  # e.g. a full disk: the populate itself reports it; the next beat tries again
         finally:
             db.close()
 
@@ -124,11 +137,14 @@ def reclaim_dead_reservations(db: Database) -> int:
         else:
             gone = heartbeat is None or now - heartbeat > HEARTBEAT_TIMEOUT
         if gone:
-            dead.append((table, key_json))
+            dead.append((table, key_json, host, pid, started, heartbeat))
     if dead:
+        # only the row as it was read: since the SELECT, the key may have been reclaimed and reserved
+        # again by a live worker (or a slow remote worker may have beaten), and that must stay
         with db.transaction():
             db.conn.executemany(
-                "DELETE FROM _djflow_jobs WHERE table_name = ? AND key_json = ? AND status = 'reserved'", dead
+                "DELETE FROM _djflow_jobs WHERE table_name = ? AND key_json = ? AND status = 'reserved' "
+                "AND host IS ? AND pid IS ? AND pid_started IS ? AND heartbeat IS ?", dead
             )
     return len(dead)
 

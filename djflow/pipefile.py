@@ -57,6 +57,12 @@ def load_module(path: Path) -> ModuleType:
     except DefinitionError:
         sys.modules.pop(name, None)
         raise
+    except SystemExit as error:  # e.g. argparse at the top level, reading djflow's own arguments
+        sys.modules.pop(name, None)
+        raise DefinitionError(
+            f"{path} called sys.exit({error.code!r}) while loading; "
+            "put script code under `if __name__ == \"__main__\":`"
+        ) from None
     except Exception as error:
         sys.modules.pop(name, None)
         raise DefinitionError(f"{path} raised {type(error).__name__} while loading: {error}") from error

@@ -20,7 +20,7 @@ from .errors import DataError, DefinitionError, DjflowError, UnknownTableError
 from .graph import ancestors, dependency_graph, dependency_order
 from .heading import Heading, reference_target, resolve_heading
 from .pipefile import find_pipefile, load_module
-from .plugins import make_plugin_manager
+from .plugins import make_plugin_manager, register_plugin
 from .table import Table
 from .types import Storage, TypeRegistry
 
@@ -42,11 +42,11 @@ class Pipeline:
         self.types = TypeRegistry()
         self.hook.register_types(register=self.types.register)
         self.executors: dict[str, Callable] = {}
-        self.hook.register_executors(register=self.executors.__setitem__)
+        self.hook.register_executors(register=self.executors.setdefault)  # first (a plugin's) wins
         self._tables: dict[str, Table] = {}
         self.graph = self._build(table_defs)
-        self.db = self._open(db_path, readonly)
         self.activated_in_memory = False
+        self.db = self._open(db_path, readonly)
 
     # ------------------------------------------------------------ building
 
@@ -74,6 +74,11 @@ class Pipeline:
                     )
                 kind = "master" if reference.parent == "master" else ("primary" if reference.in_key else "secondary")
                 edges.append((parent, name, {"kind": kind, "renamed": bool(reference.renames)}))
+            if table_def.make is not None and not any(r.in_key for r in parsed[name].references):
+                raise DefinitionError(
+                    f"{name} is {table_def.tier} but has no '-> Parent' above its '---' line; an auto-populated "
+                    "table computes one row per key of its primary parents, so it needs at least one"
+                )
         graph = dependency_graph(nodes, edges)
         headings: dict[str, Heading] = {}
         for name in dependency_order(graph):
@@ -126,7 +131,10 @@ class Pipeline:
             return Database(":memory:")
         path = Path(db_path)
         if readonly:
-            return Database(path, readonly=True) if path.exists() else Database(":memory:")
+            if path.exists():
+                return Database(path, readonly=True)
+            self.activated_in_memory = True
+            return Database(":memory:")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -140,17 +148,22 @@ class Pipeline:
         """Create missing tables, check existing ones for drift, insert lookup contents."""
         db = self.db
         try:
-            for table in self._tables.values():
-                if schema.table_exists(db, table.table_name):
-                    differences = schema.drift(db, table.table_name, table.heading)
-                    if differences:
-                        schema.raise_drift(table.table_name, differences)
+            drifted = {
+                table.table_name: differences
+                for table in self._tables.values()
+                if schema.table_exists(db, table.table_name)
+                and (differences := schema.drift(db, table.table_name, table.heading))
+            }
+            if drifted:
+                schema.raise_drift(drifted)
             if self._activation_needed():
                 if db.readonly:
                     self._activate_in_memory()
                 else:
                     with db.transaction():
                         self._activate_now()
+            if self.activated_in_memory:
+                self.db.readonly = True  # a dry run's copy: nothing written to it could be kept
         except sqlite3.Error as error:
             raise DjflowError(f"cannot activate the pipeline in {db.path}: {error}") from None
         self.hook.activated(pipeline=self)
@@ -269,7 +282,7 @@ def load(pipefile: str | os.PathLike | None = None, db: str | os.PathLike | None
     project_dir = path.parent
     manager = make_plugin_manager(project_dir)
     module = load_module(path)
-    manager.register(module, name=f"pipefile:{path}")
+    register_plugin(manager, module, f"pipefile:{path}")
     table_defs: list[TableDef] = []
     seen: set[int] = set()
     for plugin in manager.get_plugins():

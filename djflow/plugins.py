@@ -8,6 +8,7 @@ from types import ModuleType
 import pluggy
 
 from . import hookspecs
+from .errors import DefinitionError
 from .pipefile import load_module
 
 BUILTIN_PLUGINS = ("djflow.types", "djflow.declare", "djflow.executors", "djflow.commands")
@@ -21,11 +22,30 @@ def make_plugin_manager(project_dir: Path | None = None) -> pluggy.PluginManager
     manager.add_hookspecs(hookspecs)
     for name in BUILTIN_PLUGINS:
         manager.register(importlib.import_module(name), name=name)
-    manager.load_setuptools_entrypoints("djflow")
+    try:
+        manager.load_setuptools_entrypoints("djflow")
+    except pluggy.PluginValidationError as error:
+        raise _invalid_plugin(error) from None
     if project_dir is not None:
         for module in load_local_plugins(project_dir):
-            manager.register(module, name=f"local:{Path(module.__file__).name}")
+            register_plugin(manager, module, f"local:{Path(module.__file__).name}")
     return manager
+
+
+def register_plugin(manager: pluggy.PluginManager, plugin: object, name: str | None = None) -> None:
+    """Register ``plugin``; a hook implementation that does not fit its spec is a DefinitionError."""
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as error:
+        raise _invalid_plugin(error) from None
+
+
+def _invalid_plugin(error: pluggy.PluginValidationError) -> DefinitionError:
+    detail = " ".join(str(error).split())
+    return DefinitionError(
+        f"plugin {error.plugin!r} has a hook that does not fit djflow's hooks ({detail}); "
+        "check the hook's name and argument names against docs/plugins.md"
+    )
 
 
 # local plugin modules already imported in this process, by path, with the file's stamp

@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DataError, DefinitionError, DjflowError, PopulateError, QueryError
+from .errors import (
+    DatabaseWriteError,
+    DataError,
+    DefinitionError,
+    DjflowError,
+    PopulateError,
+    QueryError,
+)
 from .executors import MakeCall, MakeOutcome
 from .fetched import FetchedRelation
 from .jobs import Worker, reclaim_dead_reservations
@@ -344,7 +351,7 @@ def populate(
     if processes > 1 and pipeline.db_path is None:
         raise PopulateError("processes > 1 needs a database file; an in-memory database cannot be shared")
     if pipeline.db.readonly:
-        raise PopulateError(f"cannot populate {table._name}: the pipeline was loaded read-only (readonly=True)")
+        raise PopulateError(f"cannot populate {table._name}: {pipeline.db.readonly_reason}")
     if pipeline.db.in_transaction:
         raise PopulateError(
             f"{table._name}.populate cannot run inside pipeline.transaction(): its makes would hold the write lock "
@@ -393,8 +400,8 @@ def populate(
             populator.worker.stop_heartbeat()
             try:
                 populator.worker.release(table.table_name)
-            except sqlite3.Error:
-                pass
+            except (sqlite3.Error, DatabaseWriteError):
+                pass  # what is left is reclaimed as a dead worker's reservation
     pipeline.hook.populate_finished(table=table, result=result)
     if failure is not None:
         raise failure
@@ -425,6 +432,8 @@ def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tup
         try:
             masters, parts = populator.rows_from_result(call.key, outcome.result)
             written = populator.write(raw, masters, parts)
+        except DatabaseWriteError:
+            raise  # a full disk or a read-only file is no fault of the key: stop, record nothing against it
         except DjflowError as rejected:
             error, trace = rejected, f"{type(rejected).__name__}: {rejected}\n"
         else:

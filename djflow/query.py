@@ -132,7 +132,7 @@ class Relation:
         if total > len(rows):
             lines.append(f"... ({total} rows)")
         else:
-            lines.append(f"({total} rows)")
+            lines.append(f"({total} row{'s' if total != 1 else ''})")
         return "\n".join(lines)
 
 

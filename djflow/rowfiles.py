@@ -38,7 +38,13 @@ SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", 
 
 def read_rows(stream: TextIO, name: str, format: str | None = None) -> tuple[list[dict], str]:
     """The rows of ``stream`` (called ``name`` in messages) as dicts, and the format read."""
-    text = stream.read()
+    try:
+        text = stream.read()
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{name} is not UTF-8 text (it holds the byte 0x{error.object[error.start]:02x}, which UTF-8 "
+            "does not allow there); save it as UTF-8 and try again"
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     format = format or SUFFIX_FORMATS.get(Path(name).suffix.lower()) or sniff_format(text)

@@ -219,8 +219,13 @@ def foreign_keys_in_database(db: Database, name: str) -> list[tuple[str, tuple[t
     return [(parent, tuple(sorted(pairs))) for parent, pairs in grouped.values()]
 
 
-def raise_drift(name: str, differences: list[str]) -> None:
+def raise_drift(drifted: dict[str, list[str]]) -> None:
+    """Raise one SchemaDriftError describing every table that differs."""
+    described = "; ".join(
+        f"table {name} in the database no longer matches the pipefile: {'; '.join(differences)}"
+        for name, differences in drifted.items()
+    )
     raise SchemaDriftError(
-        f"table {name} in the database no longer matches the pipefile: {'; '.join(differences)}. "
-        f"Change the definition back, or delete the table's rows and drop it (see docs/concepts.md, Schema drift)"
+        f"{described}. Change the definition back, or delete the table's rows and drop it "
+        "(see docs/concepts.md, Schema drift)"
     )

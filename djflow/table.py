@@ -76,6 +76,8 @@ class Table(Query):
             rows = rows.reset_index().to_dict("records") if _has_named_index(rows) else rows.to_dict("records")
         elif isinstance(rows, Mapping):
             raise DataError(f"{self._name}.insert takes a list of rows; use insert1 for a single dict")
+        elif not isinstance(rows, Iterable):
+            raise DataError(f"{self._name}.insert takes a list of rows, not {type(rows).__name__}")
         encoded = [self.encode_row(row, ignore_extra_fields) for row in rows]
         sql = self._insert_statement(skip_duplicates)
         db = self._pipeline.db
@@ -125,7 +127,7 @@ class Table(Query):
                 value = attribute.default
                 if value is CURRENT_TIMESTAMP:
                     value = datetime.datetime.now().replace(microsecond=0)
-            if value is None or _is_missing(value):
+            if value is None or (type(value) not in PLAIN_TYPES and _is_missing(value)):
                 if not attribute.nullable:
                     what = "NaN" if value is not None else "None"
                     raise DataError(f"{self._name}.{attribute.name} cannot be {what}: it is not nullable (row {_show(row)})")
@@ -146,8 +148,12 @@ class Table(Query):
             seen = set()
             for values in encoded:
                 key = tuple(values[i] for i in key_index)
-                if key in seen or self._exists(key):
-                    shown = dict(zip(self.heading.primary_key, key))
+                shown = dict(zip(self.heading.primary_key, key))
+                if key in seen:
+                    return DuplicateError(
+                        f"the rows to insert into {self._name} repeat the key {shown}; each row needs a key of its own"
+                    )
+                if self._exists(key):
                     return DuplicateError(
                         f"{self._name} already has a row with key {shown}; "
                         "use skip_duplicates=True to skip existing rows, or update1 to change it"
@@ -335,6 +341,10 @@ class Table(Query):
         from .populate import progress
 
         return progress(self, *restrictions, display=display)
+
+
+# values that can never mean "missing": checked first because encode_row runs per value
+PLAIN_TYPES = frozenset({int, str, bytes, bool})
 
 
 def _is_missing(value: Any) -> bool:

@@ -115,6 +115,8 @@ class FloatType(AttributeType):
             return float(value.strip() if isinstance(value, str) else value)
         except (TypeError, ValueError):
             raise ValueError(f"{value!r} is not a number") from None
+        except OverflowError:  # an int beyond what a float holds
+            raise ValueError(f"{value} is too large for {self.declared}") from None
 
 
 class DecimalType(AttributeType):
@@ -140,7 +142,11 @@ class DecimalType(AttributeType):
             raise ValueError(f"{value!r} is not a number") from None
         if not number.is_finite():
             raise ValueError(f"{value!r} is not a finite number")
-        number = number.quantize(self.quantum, rounding=decimal.ROUND_HALF_EVEN)
+        try:  # in a context of the declared precision: a wider number fails here, whatever its size
+            number = number.quantize(self.quantum, rounding=decimal.ROUND_HALF_EVEN,
+                                     context=decimal.Context(prec=max(1, self.precision)))
+        except decimal.InvalidOperation:
+            raise ValueError(f"{value} has more than {self.precision} digits ({self.declared})") from None
         digits = len(number.as_tuple().digits)
         if digits > self.precision:
             raise ValueError(f"{value} has more than {self.precision} digits ({self.declared})")
@@ -154,6 +160,11 @@ TRUE_WORDS = {"1", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "false", "f", "no", "n"}
 
 
+def _signaling_nan(value: Any) -> bool:
+    """Decimal('sNaN') raises when compared with anything, even in ``value in (0, 1)``."""
+    return isinstance(value, decimal.Decimal) and value.is_snan()
+
+
 class BoolType(AttributeType):
     sql_type = "INTEGER"
 
@@ -164,7 +175,7 @@ class BoolType(AttributeType):
                 return 1
             if word in FALSE_WORDS:
                 return 0
-        elif value in (0, 1) and not isinstance(value, float):
+        elif not isinstance(value, float) and not _signaling_nan(value) and value in (0, 1):
             return int(value)
         raise ValueError(f"{value!r} is not a bool (use true/false or 1/0)")
 
@@ -410,7 +421,8 @@ class TypeRegistry:
         self.factories: dict[str, TypeFactory] = {}
 
     def register(self, name: str, factory: TypeFactory) -> None:
-        self.factories[name.lower()] = factory
+        """Add a type. Plugins are called before the built-ins, so the first registration wins."""
+        self.factories.setdefault(name.lower(), factory)
 
     def parse(self, declared: str) -> AttributeType:
         """Build the type for ``declared`` (e.g. ``"varchar(16)"``); ValueError if unknown."""

@@ -275,7 +275,7 @@ def test_blob_numpy_arrays(value_table):
 def test_blob_refuses_what_it_cannot_store_safely(value_table):
     with pytest.raises(DataError, match=r"Value\.a_blob.*cannot hold a set"):
         value_table.insert1({"id": 99, "a_blob": {1, 2}})
-    with pytest.raises(DataError, match=r"Value\.a_blob.*cannot hold a object"):
+    with pytest.raises(DataError, match=r"Value\.a_blob.*cannot hold an object"):
         value_table.insert1({"id": 99, "a_blob": object()})
     with pytest.raises(DataError, match=r"Value\.a_blob.*dtype"):
         value_table.insert1({"id": 99, "a_blob": np.array(["2024-01-01"], dtype="datetime64[D]")})
