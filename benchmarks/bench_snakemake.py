@@ -108,9 +108,20 @@ def run(quick: bool) -> list[Row]:
         conn.close()
     return [
         Row(f"{n:,} jobs, dry run: djflow vs snakemake -n", djflow_plan, snake_plan, "(optional)", None,
+            ratio_text=versus(djflow_plan, snake_plan),
             note=f"Snakemake comparison: the djflow side is {via}; the baseline column is Snakemake"),
-        Row(f"{n:,} jobs, full run on 1 core: djflow vs snakemake -c1", djflow_run, snake_run, "(optional)", None),
+        Row(f"{n:,} jobs, full run on 1 core: djflow vs snakemake -c1", djflow_run, snake_run, "(optional)", None,
+            ratio_text=versus(djflow_run, snake_run)),
     ]
+
+
+def versus(djflow: float, snakemake: float) -> str:
+    """The ratio, and how many times faster the faster side is."""
+    if djflow < snakemake:
+        faster = f"djflow {snakemake / djflow:.0f}× faster"
+    else:
+        faster = f"Snakemake {djflow / snakemake:.0f}× faster"
+    return f"{djflow / snakemake:.3f}× ({faster})"
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def print_table(rows: list[Row]) -> None:
     if notes:
         print()
         for number, note in enumerate(notes, 1):
-            print(f"[{number}] {note}")
+            print(f"- [{number}] {note}")
 
 
 def cpu_model() -> str:
