@@ -32,7 +32,9 @@ class Database:
         self.on_read_only_filesystem = self.path != ":memory:" and read_only_filesystem(Path(self.path))
         self.readonly = readonly or self.on_read_only_filesystem
         self.depth = 0
-        self.conn = _connect(self.path, self.readonly, immutable=self.on_read_only_filesystem)
+        # read as immutable only when no change waits in the -wal file: an immutable reader skips it
+        immutable = self.on_read_only_filesystem and not unmerged_wal(self.path)
+        self.conn = _connect(self.path, self.readonly, immutable=immutable)
 
     @property
     def readonly_reason(self) -> str:
@@ -142,6 +144,9 @@ def open_failure(path: str, error: sqlite3.Error) -> DjflowError:
         why = "it is a folder; point --db at a database file"
     elif not file.parent.is_dir():
         why = f"the folder {file.parent} does not exist"
+    elif read_only_filesystem(file.parent) and unmerged_wal(path):
+        why = (f"the changes in {file.name}-wal were never merged into it, and SQLite cannot merge them on a "
+               "read-only file system; mount it read-write once (any djflow command merges them)")
     elif read_only_filesystem(file.parent):
         why = "its folder is on a read-only file system, where a new database cannot be made"
     elif disk_full(file.parent):
@@ -156,6 +161,14 @@ def read_only_filesystem(path: Path) -> bool:
     target = path if path.exists() else path.parent
     try:
         return bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def unmerged_wal(path: str) -> bool:
+    """True when the database's -wal file holds changes not yet merged into the file itself."""
+    try:
+        return os.path.getsize(path + "-wal") > 0
     except OSError:
         return False
 

@@ -6,15 +6,16 @@ import datetime
 import math
 import sqlite3
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import cascade
 from .declare import TableDef
 from .definition import CURRENT_TIMESTAMP, NO_DEFAULT
 from .errors import DataError, DuplicateError, IntegrityError, QueryError
-from .heading import Heading
+from .heading import Attribute, Heading
 from .query import Query, encode_value
+from .rowcodec import compile_row_encoder
 from .schema import column_list, quote
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ class Table(Query):
         self.tier = table_def.tier
         self.parts: dict[str, Table] = {}
         self._insert_sql: dict[bool, str] = {}
-        self._encoders = [(a, a.type.encode) for a in heading.attributes.values()]
+        self._encoders = tuple((a, a.type.encode) for a in heading.attributes.values())
+        self._columns = tuple(heading.names)
+        self._row_encoder = compile_row_encoder(list(heading.attributes.values()), self._encode_slowly)
         self._names = frozenset(heading.names)
 
     @property
@@ -101,7 +104,6 @@ class Table(Query):
 
     def encode_row(self, row: Any, ignore_extra_fields: bool = False) -> tuple:
         """Check one row against the heading and return the values to store, in heading order."""
-        storage = self._pipeline.storage
         if isinstance(row, Mapping):
             if not ignore_extra_fields and not self._names.issuperset(row):
                 extra = sorted(set(row) - self._names)
@@ -109,35 +111,49 @@ class Table(Query):
                     f"{self._name} has no attribute {extra[0]!r}; its attributes are {', '.join(self.heading.names)} "
                     "(pass ignore_extra_fields=True to drop extra fields)"
                 )
-            values = [row.get(attribute.name, NO_DEFAULT) for attribute, _ in self._encoders]
+            get = row.get
+            values = [get(name, NO_DEFAULT) for name in self._columns]
         elif isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
             raise DataError(f"{self._name} rows are dicts or sequences, not {type(row).__name__}")
+        elif len(row) != len(self._columns):
+            raise DataError(
+                f"a {self._name} row given as a sequence needs {len(self._columns)} values "
+                f"({', '.join(self.heading.names)}) but has {len(row)}"
+            )
         else:
-            if len(row) != len(self._encoders):
-                raise DataError(
-                    f"a {self._name} row given as a sequence needs {len(self._encoders)} values "
-                    f"({', '.join(self.heading.names)}) but has {len(row)}"
-                )
-            values = list(row)
-        for index, (attribute, encode) in enumerate(self._encoders):
-            value = values[index]
-            if value is NO_DEFAULT:
-                if attribute.required:
-                    raise DataError(f"{self._name} row {_show(row)} has no value for {attribute.name}, which is required")
-                value = attribute.default
-                if value is CURRENT_TIMESTAMP:
-                    value = datetime.datetime.now().replace(microsecond=0)
-            if value is None or (type(value) not in PLAIN_TYPES and _is_missing(value)):
-                if not attribute.nullable:
-                    what = "NaN" if value is not None else "None"
-                    raise DataError(f"{self._name}.{attribute.name} cannot be {what}: it is not nullable (row {_show(row)})")
-                values[index] = None
-                continue
-            try:
-                values[index] = encode(value, storage)
-            except ValueError as error:
-                raise DataError(f"{self._name}.{attribute.name} in row {_show(row)}: {error}") from None
-        return tuple(values)
+            values = row
+        try:
+            return self._row_encoder(values)
+        except BadValue as bad:
+            raise DataError(bad.describe(_show(row))) from None
+
+    def _encode_slowly(self, position: int, value: Any) -> Any:
+        """The full check of one value: defaults, NULL, conversion, and the error if it does not fit."""
+        attribute, encode = self._encoders[position]
+        if value is None or value is NO_DEFAULT or (type(value) not in PLAIN_TYPES and _is_missing(value)):
+            value = self._default_or_null(attribute, value)
+            if value is None:
+                return None
+        try:
+            return encode(value, self._pipeline.storage)
+        except ValueError as error:
+            reason = str(error)
+            raise BadValue(lambda row: f"{self._name}.{attribute.name} in row {row}: {reason}") from None
+
+    def _default_or_null(self, attribute: Attribute, value: Any) -> Any:
+        """What a missing value (not given, None, NaN) becomes: the default, or NULL when allowed."""
+        if value is NO_DEFAULT:
+            if attribute.required:
+                raise BadValue(lambda row: f"{self._name} row {row} has no value for {attribute.name}, which is required")
+            value = attribute.default
+            if value is CURRENT_TIMESTAMP:
+                return datetime.datetime.now().replace(microsecond=0)
+            if value is not None:
+                return value
+        if not attribute.nullable:
+            what = "None" if value is None else "NaN"
+            raise BadValue(lambda row: f"{self._name}.{attribute.name} cannot be {what}: it is not nullable (row {row})")
+        return None
 
     def _explain_integrity_error(self, error: sqlite3.IntegrityError, encoded: list[tuple]) -> Exception:
         """Turn SQLite's terse constraint error into one naming the row and the fix."""
@@ -341,6 +357,14 @@ class Table(Query):
         from .populate import progress
 
         return progress(self, *restrictions, display=display)
+
+
+class BadValue(Exception):
+    """A value that does not fit; ``describe(row_text)`` is the message naming the row."""
+
+    def __init__(self, describe: Callable[[str], str]):
+        super().__init__()
+        self.describe = describe
 
 
 # values that can never mean "missing": checked first because encode_row runs per value

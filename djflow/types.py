@@ -56,6 +56,13 @@ class AttributeType:
         """Return the Python value of a stored value (never called with NULL)."""
         return stored
 
+    def inline_check(self, name: str) -> str | None:
+        """A Python expression over variable ``name``, true when that value can be stored as it is.
+
+        Used to generate fast row encoders (see rowcodec.py); None means: always call encode.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.declared}>"
 
@@ -74,6 +81,9 @@ class IntegerType(AttributeType):
             self.low, self.high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
         if self.high > 2**63 - 1:
             self.high = 2**63 - 1  # SQLite integers are signed 64-bit
+
+    def inline_check(self, name):
+        return f"type({name}) is int and {self.low} <= {name} <= {self.high}"
 
     def encode(self, value, storage=None):
         if type(value) is not int:
@@ -105,6 +115,9 @@ def _as_integer(value: Any) -> int:
 
 class FloatType(AttributeType):
     sql_type = "REAL"
+
+    def inline_check(self, name):
+        return f"type({name}) is float and {name} == {name}"  # NaN != NaN: missing, checked the slow way
 
     def encode(self, value, storage=None):
         if type(value) is float:
@@ -187,6 +200,11 @@ class TextType(AttributeType):
     def __init__(self, declared: str, max_length: int | None):
         super().__init__(declared)
         self.max_length = max_length
+
+    def inline_check(self, name):
+        if self.max_length is None:
+            return f"type({name}) is str"
+        return f"type({name}) is str and len({name}) <= {self.max_length}"
 
     def encode(self, value, storage=None):
         if not isinstance(value, str):
