@@ -214,9 +214,16 @@ def register_commands(cli: click.Group) -> None:
             echo_notice("Dry run: nothing was deleted.")
             return
 
+        if yes:
+            # nobody reviews the counts, so delete what matches now and report what went
+            plan = query.delete_plan()
+            click.echo(f"About to delete:\n{plan.describe()}" if plan.total else f"Nothing to delete from {target._name}.")
+            if plan.total:
+                deleted = query.delete_cascade()
+                click.echo(f"Deleted {sum(deleted.values())} rows.")
+            return
+
         def answer(question: str) -> str:
-            if yes:
-                return "yes"
             if not sys.stdin.isatty():
                 raise click.ClickException(
                     "refusing to delete without --yes: stdin is not a terminal, so no one can answer; "

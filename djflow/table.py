@@ -249,12 +249,17 @@ class Table(Query):
             if answer.strip().lower() not in ("y", "yes"):
                 print("Delete cancelled; nothing was deleted.")
                 return 0
-        deleted = self._delete_now(expected=shown)
+        deleted = self.delete_cascade(expected=shown)
         if safemode:
             print(f"Deleted {sum(deleted.values())} rows.")
         return deleted.get(self.table_name, 0)
 
-    def _delete_now(self, expected: cascade.DeletePlan | None = None) -> dict[str, int]:
+    def delete_cascade(self, expected: cascade.DeletePlan | None = None) -> dict[str, int]:
+        """Delete these rows and everything derived from them now, without asking.
+
+        Returns the rows deleted per table. With ``expected`` (a plan shown to someone), the
+        delete is refused if the rows to delete changed since.
+        """
         where, params = self._restriction_sql()
         db = self._pipeline.db
         with db.transaction():

@@ -47,7 +47,6 @@ from stress_common import (  # noqa: E402
     kill_group,
     make_calls,
     run,
-    set_make_delay,
     start,
     stderr_violations,
     wait_group_gone,
@@ -150,8 +149,8 @@ def run_trials(root: Path, trials: int, keys: int, max_delay: float, rng: random
     if never:
         report.violations.append(f"{len(never)} keys have a Result but their make never ran: {never[:5]}")
     report.notes.append(
-        f"run: {keys} keys all computed; {recomputed} keys were computed again because a kill "
-        "hit their make before its rows were written (expected: those rows were never written)"
+        f"run: {keys} keys all computed; the make of {recomputed} of them finished twice (a kill fell "
+        "between the make's end and the commit of its rows, which were never written)"
     )
     say(f"  final run: {counts(folder)}", quiet)
 
@@ -199,8 +198,8 @@ def all_or_nothing_trials(kind: str, template: Path, root: Path, args: list[str]
         folder = fresh_copy(template, root / kind)
         stderr = root / f"{kind}-{trial}.err"
         process = start(folder, *args, stderr_path=stderr)
-        # most kills land while it writes; some before, some after it finished
-        time.sleep(rng.uniform(startup * 0.8, duration * 1.1))
+        # between "loaded" and "exited": most kills land while it plans and writes, a few after the commit
+        time.sleep(rng.uniform(startup * 0.95, duration))
         killed = kill_group(process)
         wait_group_gone(process.pid)
         wal = database(folder).with_name("pipeline.db-wal")
@@ -240,7 +239,7 @@ def crash_trials(root: Path, trials: int = 20, keys: int | None = None, delete_t
     if trials:
         run_trials(root, trials, keys or 30 * trials, max_delay, rng, report, quiet)
     if delete_trials or insert_trials:
-        template = populated_template(root, sources, notes=2)
+        template = populated_template(root, sources, notes=5)
         if delete_trials:
             all_or_nothing_trials("delete", template, root, ["delete", "Source", "--where", "n % 2 = 0", "--yes"],
                                   delete_trials, rng, report, quiet)

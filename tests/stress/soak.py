@@ -86,10 +86,10 @@ while time.time() < deadline:
     keys = pipeline.Source.fetch("n")
     if keys:
         chosen = rng.sample(list(keys), min(len(keys), rng.randint(1, 4)))
-        deleted += (pipeline.Source & [{{"n": int(k)}} for k in chosen]).delete(safemode=False)
+        deleted += (pipeline.Source & [{"n": int(k)} for k in chosen]).delete(safemode=False)
         calls += 1
     time.sleep(rng.uniform(0.05, 0.2))
-print(json.dumps({{"deleted": deleted, "deletes": calls}}))
+print(json.dumps({"deleted": deleted, "deletes": calls}))
 '''
 
 
@@ -98,6 +98,7 @@ class SoakReport:
     seconds: float = 0.0
     runs: int = 0
     cli_deletes: int = 0
+    cli_deletes_refused: int = 0  # the rows changed between showing the counts and deleting: nothing deleted
     inserted: int = 0
     deleted: int = 0
     computed: int = 0
@@ -112,7 +113,8 @@ class SoakReport:
             f"seconds: {self.seconds:.1f}",
             f"`djflow run` commands: {self.runs}",
             f"Source rows inserted: {self.inserted}; deleted with cascade: {self.deleted} "
-            f"(+ {self.cli_deletes} `djflow delete` commands)",
+            f"(+ {self.cli_deletes} `djflow delete` commands, {self.cli_deletes_refused} of them refused "
+            "because the rows changed after their counts were shown)",
             f"makes that ran: {self.computed}",
             f"final rows: {json.dumps(self.final_counts)}",
             f"violations: {len(self.violations)}",
@@ -195,9 +197,12 @@ def soak(root: Path, seconds: float = 30.0, workers: int = 3, initial: int = 200
                 result = subprocess.run(djflow_command("delete", "Source", "--where", where, "--yes"), cwd=folder,
                                         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                         timeout=seconds + 120)
-                self.check(result, f"djflow delete --where {where!r}")
+                refused = result.returncode == 1 and "changed since they were shown" in result.stderr
+                if not refused:
+                    self.check(result, f"djflow delete --where {where!r}")
                 with self.lock:
                     self.report.cli_deletes += 1
+                    self.report.cli_deletes_refused += refused
 
     roles = [Worker(i) for i in range(workers)]
     roles += [Inserter("inserter", report, lock), Deleter("deleter", report, lock), CliDeleter("cli deleter", report, lock)]
