@@ -7,6 +7,7 @@ function. The process executor therefore gets inputs fetched in advance
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -21,6 +22,9 @@ from typing import Any
 
 from .errors import PopulateError
 from .hookspecs import hookimpl
+
+CHUNK_SECONDS = 0.02  # how much work, by the recent pace, one message to a worker carries at most
+MAX_CHUNK = 32
 
 
 @dataclass
@@ -53,15 +57,23 @@ def run_make(call: MakeCall) -> MakeOutcome:
     return MakeOutcome(result=result, seconds=time.perf_counter() - started)
 
 
-def run_make_in_worker(call: MakeCall) -> MakeOutcome:
-    """run_make for a worker process: an exception that cannot be pickled comes back as its text."""
-    outcome = run_make(call)
-    if outcome.error is not None:
+def run_makes_in_worker(calls: list[MakeCall]) -> list[bytes]:
+    """Run a chunk of makes in a worker process; each outcome comes back pickled on its own,
+    so one result that cannot be pickled fails only its own key (with its message kept)."""
+    pickled = []
+    for call in calls:
+        outcome = run_make(call)
         try:
-            pickle.dumps(outcome.error)
-        except Exception:  # noqa: BLE001 - e.g. an exception class defined inside the make
-            outcome.error = RuntimeError(f"{type(outcome.error).__name__}: {outcome.error}")
-    return outcome
+            pickled.append(pickle.dumps(outcome))
+        except Exception as error:  # noqa: BLE001 - e.g. an exception class defined inside the make
+            failed = outcome.error if outcome.error is not None else error
+            text = f"{type(failed).__name__}: {failed}"
+            if outcome.error is None:
+                text = f"the make's result cannot be sent back from the worker process: {text}"
+            replacement = MakeOutcome(error=RuntimeError(text), traceback=outcome.traceback or traceback.format_exc(),
+                                      seconds=outcome.seconds)
+            pickled.append(pickle.dumps(replacement))
+    return pickled
 
 
 def exit_with_parent(parent: int) -> None:
@@ -106,33 +118,37 @@ class ProcessExecutor:
         self.drained = False
 
     def map(self, calls: Iterable[MakeCall]) -> Iterator[tuple[MakeCall, MakeOutcome]]:
-        in_flight: dict[Future, MakeCall] = {}
+        in_flight: dict[Future, list[MakeCall]] = {}
         calls = iter(calls)
         exhausted = False
+        chunk = 1
+        make_seconds: float | None = None
         while True:
             while not exhausted and len(in_flight) < 2 * self.processes:
-                call = next(calls, None)
-                if call is None:
+                batch = list(itertools.islice(calls, chunk))
+                if not batch:
                     exhausted = True
                     break
                 try:
-                    in_flight[self.pool.submit(run_make_in_worker, call)] = call
+                    in_flight[self.pool.submit(run_makes_in_worker, batch)] = batch
                 except BrokenProcessPool as error:
-                    raise _worker_died([call, *in_flight.values()]) from error
+                    raise _worker_died([*batch, *itertools.chain(*in_flight.values())]) from error
             if not in_flight:
                 self.drained = True
                 return
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                call = in_flight.pop(future)
+                batch = in_flight.pop(future)
                 try:
-                    outcome = future.result()
+                    outcomes = [pickle.loads(data) for data in future.result()]
                 except BrokenProcessPool as error:
                     # which key killed the worker is unknown: record no error, the keys run again next time
-                    raise _worker_died([call, *in_flight.values()]) from error
-                except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be pickled
-                    outcome = MakeOutcome(error=error, traceback=traceback.format_exc())
-                yield call, outcome
+                    raise _worker_died([*batch, *itertools.chain(*in_flight.values())]) from error
+                for call, outcome in zip(batch, outcomes):
+                    make_seconds = outcome.seconds if make_seconds is None else 0.8 * make_seconds + 0.2 * outcome.seconds
+                    yield call, outcome
+            # quick makes travel in chunks of about CHUNK_SECONDS of work: fewer round trips to the workers
+            chunk = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / max(make_seconds or 1.0, 1e-6))))
 
     def close(self) -> None:
         """Wait for the workers when every call finished; otherwise (an error, Ctrl-C) end them now.

@@ -561,6 +561,17 @@ def test_what_cannot_come_back_from_a_worker_is_recorded_as_the_error(tmp_path):
     assert "LocalError" in failed['{"n":2}']["error_traceback"]  # the worker's traceback is kept
 
 
+def test_a_bad_result_inside_a_chunk_of_quick_makes_fails_only_its_own_key(tmp_path):
+    # quick makes are sent to workers in chunks; keys 41 and 42 come late, inside a chunk
+    late_trouble = TROUBLE_IN_WORKERS.replace("if n == 1:", "if n == 41:").replace("if n == 2:", "if n == 42:")
+    pipeline = djflow.load(write_project(tmp_path, late_trouble))
+    pipeline.Source.insert([{"n": n} for n in range(80)])
+    result = pipeline.Out.populate(processes=2, reserve_jobs=True, suppress_errors=True)
+    assert sorted(key["n"] for key, _ in result["error_list"]) == [41, 42]
+    assert result["success_count"] == 78
+    assert sorted(pipeline.Out.fetch("n")) == [n for n in range(80) if n not in (41, 42)]
+
+
 def test_a_worker_process_that_dies_aborts_populate_and_blames_no_key(tmp_path):
     pipeline = djflow.load(write_project(tmp_path, TROUBLE_IN_WORKERS))
     pipeline.Source.insert([{"n": n} for n in (0, 3, 4, 5, 6, 7)])
