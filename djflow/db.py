@@ -81,7 +81,9 @@ class Database:
             except sqlite3.OperationalError as error:
                 self.depth = 0
                 self.conn.rollback()
-                raise write_failure(self.path, error) from None
+                if primary_code(error) in WRITE_FAILURE_CODES:
+                    raise write_failure(self.path, error) from None
+                raise
             except BaseException:
                 self.depth = 0
                 self.conn.rollback()
@@ -125,9 +127,10 @@ class Database:
 def write_failure(path: str, error: sqlite3.Error) -> DatabaseWriteError:
     """A one-line error for a write SQLite refused (read-only file, full disk, I/O error); nothing was written."""
     message = str(error)
-    if "readonly" in message or "read-only" in message:
+    code = primary_code(error)
+    if code == sqlite3.SQLITE_READONLY:
         hint = "make the file and its folder writable, or point --db at a writable copy"
-    elif "full" in message:
+    elif code == sqlite3.SQLITE_FULL:
         hint = "free disk space and run again"
     else:
         hint = "check the disk and the file's permissions"
@@ -208,15 +211,29 @@ def _connect(path: str, readonly: bool, immutable: bool = False) -> sqlite3.Conn
     return conn
 
 
-def with_busy_retry(action, attempts: int = 50):
-    """Run ``action``; if SQLite reports the database busy or locked, wait with backoff and retry."""
+def primary_code(error: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of ``error`` (SQLITE_BUSY, SQLITE_FULL, ...), if it has one."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# failures of the write itself (as opposed to a bad statement): a transaction reports these as such
+WRITE_FAILURE_CODES = BUSY_CODES | {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+
+
+def with_busy_retry(action, attempts: int = 20):
+    """Run ``action``; if SQLite reports the database busy or locked, wait with backoff and retry.
+
+    SQLite's busy timeout already waits inside most calls; this covers the cases where SQLite
+    answers busy at once (such as a stale read snapshot).
+    """
     delay = 0.005
     for attempt in range(attempts):
         try:
             return action()
         except sqlite3.OperationalError as error:
-            message = str(error)
-            if "locked" not in message and "busy" not in message or attempt == attempts - 1:
+            if primary_code(error) not in BUSY_CODES or attempt == attempts - 1:
                 raise
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)

@@ -12,6 +12,7 @@ import random
 import sqlite3
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -166,6 +167,12 @@ class Populator:
 
     def pages(self) -> Iterator[list[tuple]]:
         """Pending keys (raw values + key JSON), page by page; reserved first when reserving."""
+        try:
+            yield from self._pages()
+        except sqlite3.Error as error:
+            raise QueryError(f"cannot list the pending keys of {self.table._name}: {error}") from None
+
+    def _pages(self) -> Iterator[list[tuple]]:
         if self.order == "random":
             sql, params = self.pending.page_sql(None, 2**62)
             listed = self.db.query(sql, params)
@@ -436,6 +443,8 @@ def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tup
             raise  # a full disk or a read-only file is no fault of the key: stop, record nothing against it
         except DjflowError as rejected:
             error, trace = rejected, f"{type(rejected).__name__}: {rejected}\n"
+        except Exception as rejected:  # noqa: BLE001 - e.g. a plugin type failing on what the make returned
+            error, trace = rejected, traceback.format_exc()
         else:
             if written:
                 result["success_count"] += 1
@@ -477,15 +486,29 @@ def run_targets(pipeline: Pipeline, names: tuple[str, ...]) -> list[Table]:
     return [t for t in pipeline.tables if t.table_name in wanted and t.definition.make is not None]
 
 
-def restriction_applies(table: Table, where: str) -> bool:
-    """True when the SQL expression ``where`` names only attributes of the table's key source."""
-    source = table.key_source
-    sql, params = source.sql()
-    try:
-        table._pipeline.db.execute(f"EXPLAIN SELECT * FROM ({sql}) WHERE ({where})", params)
-    except sqlite3.Error:
-        return False
-    return True
+def tables_where_applies_to(targets: list[Table], where: str) -> set[str]:
+    """The tables among ``targets`` whose key attributes the SQL expression ``where`` may restrict.
+
+    ``where`` is checked against each table's key attributes with :func:`djflow.where.check_where`.
+    Only an attribute the table's keys lack leaves a table out; any other problem (a syntax
+    error, a second statement, ...) raises :class:`~djflow.where.WhereError`, and so does an
+    attribute that no table in ``targets`` has in its keys.
+    """
+    from .where import UnknownAttributeError, WhereError, check_where
+
+    applies = set()
+    unknown = None
+    for table in targets:
+        try:
+            check_where(where, table.key_source.heading.names, f"{table._name}'s keys")
+        except UnknownAttributeError as error:
+            unknown = error
+        else:
+            applies.add(table.table_name)
+    if unknown is not None and not applies:
+        keys = "; ".join(f"{t._name}: {', '.join(t.key_source.heading.names)}" for t in targets)
+        raise WhereError(f"--where names {unknown.attribute!r}, which no table to run has in its keys ({keys})")
+    return applies
 
 
 def run(
@@ -503,12 +526,18 @@ def run(
     Returns per table ``{"computed", "failed", "skipped", "seconds", "errors"}``; with
     ``dry_run`` instead ``{"pending": n, "keys": [first keys]}`` and nothing is written.
     Without ``keep_going``, nothing new starts after the first failure. A table whose key
-    source lacks an attribute that ``where`` names is left out (``"skipped_by_where": True``).
+    source lacks an attribute that ``where`` names is left out (``"skipped_by_where": True``);
+    a ``where`` that is not one SQL expression, or names an attribute no table to run has in
+    its keys, raises :class:`QueryError` before anything runs.
     """
+    targets = run_targets(pipeline, tables)
+    if where:
+        where = where.strip()
+        applies = tables_where_applies_to(targets, where)
     summary: dict[str, dict] = {}
     failed = False
-    for table in run_targets(pipeline, tables):
-        if where and not restriction_applies(table, where):
+    for table in targets:
+        if where and table.table_name not in applies:
             summary[table.table_name] = {"skipped_by_where": True}
             continue
         restrictions = (where,) if where else ()

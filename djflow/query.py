@@ -284,9 +284,10 @@ class Query(Relation):
         try:
             return self._pipeline.db.execute(sql, params)
         except sqlite3.Error as error:
-            raise QueryError(
-                f"cannot query {self._name}: {error}; its attributes are {', '.join(self.heading.names)}"
-            ) from None
+            raise self._query_error(error) from None
+
+    def _query_error(self, error: sqlite3.Error) -> QueryError:
+        return QueryError(f"cannot query {self._name}: {error}; its attributes are {', '.join(self.heading.names)}")
 
     def _condition(self, restriction: Any) -> tuple[str, list]:
         if isinstance(restriction, Query):
@@ -391,9 +392,14 @@ class Query(Relation):
         sql, params = self._select_sql(column_list(names), order, limit, offset)
         cursor = self._execute(sql, params)
         decode = self._row_decoder(names)
-        if decode is None:
-            return iter(cursor)
-        return map(decode, cursor)
+        return self._read(cursor if decode is None else map(decode, cursor))
+
+    def _read(self, rows: Iterator) -> Iterator:
+        """Rows from a cursor; SQLite can fail on any row (malformed JSON, overflow), not only the first."""
+        try:
+            yield from rows
+        except sqlite3.Error as error:
+            raise self._query_error(error) from None
 
     def _count(self) -> int:
         sql, params = self._select_sql("count(*)")
@@ -415,11 +421,3 @@ def _copy_attribute(attribute: Attribute, **changes: Any) -> Attribute:
     fields = dict(attribute.__dict__)
     fields.update(changes)
     return Attribute(**fields)
-
-
-def encode_value(table: str, attribute: Attribute, value: Any, storage: Any) -> Any:
-    """Check and convert one value for storage; DataError names the table and attribute."""
-    try:
-        return attribute.type.encode(value, storage)
-    except ValueError as error:
-        raise DataError(f"{table}.{attribute.name}: {error}") from None

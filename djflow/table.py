@@ -14,7 +14,7 @@ from .declare import TableDef
 from .definition import CURRENT_TIMESTAMP, NO_DEFAULT
 from .errors import DataError, DuplicateError, IntegrityError, QueryError
 from .heading import Attribute, Heading
-from .query import Query, encode_value
+from .query import Query
 from .rowcodec import compile_row_encoder
 from .schema import column_list, quote
 
@@ -136,9 +136,16 @@ class Table(Query):
                 return None
         try:
             return encode(value, self._pipeline.storage)
-        except ValueError as error:
-            reason = str(error)
+        except Exception as error:  # noqa: BLE001 - a plugin's type may raise anything for a bad value
+            reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
             raise BadValue(lambda row: f"{self._name}.{attribute.name} in row {row}: {reason}") from None
+
+    def _encode_value(self, name: str, value: Any, row: Mapping) -> Any:
+        """Check one value of ``row`` the way insert does (update1 uses it)."""
+        try:
+            return self._encode_slowly(self._columns.index(name), value)
+        except BadValue as bad:
+            raise DataError(bad.describe(_show(row))) from None
 
     def _default_or_null(self, attribute: Attribute, value: Any) -> Any:
         """What a missing value (not given, None, NaN) becomes: the default, or NULL when allowed."""
@@ -316,18 +323,8 @@ class Table(Query):
         changes = [n for n in row if n not in key_names]
         if not changes:
             raise DataError(f"{self._name}.update1 got only the primary key; name a secondary attribute to change")
-        storage = self._pipeline.storage
-        key_values = [encode_value(self._name, self.heading.attributes[n], row[n], storage) for n in key_names]
-        new_values = []
-        for name in changes:
-            attribute = self.heading.attributes[name]
-            value = row[name]
-            if value is None:
-                if not attribute.nullable:
-                    raise DataError(f"{self._name}.{name} cannot be None: it is not nullable")
-                new_values.append(None)
-            else:
-                new_values.append(encode_value(self._name, attribute, value, storage))
+        key_values = [self._encode_value(n, row[n], row) for n in key_names]
+        new_values = [self._encode_value(n, row[n], row) for n in changes]
         assignments = ", ".join(f"{quote(n)} = ?" for n in changes)
         where = " AND ".join(f"{quote(n)} = ?" for n in key_names)
         db = self._pipeline.db

@@ -12,6 +12,7 @@ import decimal
 import hashlib
 import json
 import operator
+import os
 import re
 import shutil
 import uuid
@@ -307,7 +308,7 @@ class AttachType(AttributeType):
     comparable = False
 
     def encode(self, value, storage=None):
-        source = Path(value)
+        source = _as_path(value)
         if not source.is_file():
             raise ValueError(f"{str(value)!r} is not a file to attach")
         digest = _file_digest(source)
@@ -328,7 +329,7 @@ class FilepathType(AttributeType):
     comparable = False
 
     def encode(self, value, storage=None):
-        path = Path(value)
+        path = _as_path(value)
         if not path.is_absolute():
             path = storage.project_dir / path
         if not path.is_file():
@@ -341,6 +342,12 @@ class FilepathType(AttributeType):
 
     def decode(self, stored, storage=None):
         return storage.project_dir / json.loads(stored)["path"]
+
+
+def _as_path(value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"{value!r} ({type(value).__name__}) is not a file path")
+    return Path(value)
 
 
 def _file_digest(path: Path) -> str:
@@ -364,8 +371,19 @@ def _no_args(cls: type[AttributeType]) -> TypeFactory:
 
 
 def _integer(args, unsigned, declared):
-    name = declared.split("(")[0].split()[0].lower()
+    name = TYPE_RE.match(declared)["name"].lower()
     return IntegerType(declared, INTEGER_BITS[name], unsigned)
+
+
+def _signed_only(factory: TypeFactory) -> TypeFactory:
+    """A factory that refuses ``unsigned``, which only integer types take."""
+
+    def build(args, unsigned, declared):
+        if unsigned:
+            raise ValueError(f"'unsigned' applies only to integer types, not {TYPE_RE.match(declared)['name']}")
+        return factory(args, unsigned, declared)
+
+    return build
 
 
 def _text(args, unsigned, declared):
@@ -398,8 +416,8 @@ def _floating(args, unsigned, declared):
     return FloatType(declared)
 
 
-BUILTIN_TYPES: dict[str, TypeFactory] = {
-    **dict.fromkeys(INTEGER_BITS, _integer),
+BUILTIN_TYPES: dict[str, TypeFactory] = dict.fromkeys(INTEGER_BITS, _integer) | {
+    name: _signed_only(factory) for name, factory in {
     "float": _floating,
     "double": _floating,
     "real": _floating,
@@ -422,7 +440,7 @@ BUILTIN_TYPES: dict[str, TypeFactory] = {
     "longblob": _no_args(BlobType),
     "attach": _no_args(AttachType),
     "filepath": _no_args(FilepathType),
-}
+}.items()}
 
 
 @hookimpl
@@ -453,10 +471,7 @@ class TypeRegistry:
             known = ", ".join(sorted(self.factories))
             raise ValueError(f"unknown type {name!r}; known types: {known}")
         args = _split_type_args(match["args"]) if match["args"] is not None else []
-        unsigned = bool(match["unsigned"])
-        if unsigned and factory is not _integer:
-            raise ValueError(f"'unsigned' applies only to integer types, not {name}")
-        return factory(args, unsigned, declared.strip())
+        return factory(args, bool(match["unsigned"]), declared.strip())
 
 
 def _split_type_args(text: str) -> list[str]:
@@ -483,5 +498,6 @@ def parse_type_or_fail(registry: TypeRegistry, declared: str, table: str, attrib
     """Parse a declared type, turning a failure into a DefinitionError naming where it is."""
     try:
         return registry.parse(declared)
-    except ValueError as error:
-        raise DefinitionError(f"table {table}, definition line {line_no}, attribute {attribute}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a plugin's factory may raise anything for a bad type
+        reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        raise DefinitionError(f"table {table}, definition line {line_no}, attribute {attribute}: {reason}") from None
