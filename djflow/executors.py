@@ -1,8 +1,8 @@
 """Executors run make calls: in this process, or in local worker processes.
 
 The engine reads each make's inputs and writes its rows; an executor only calls the
-function. The process executor therefore gets inputs fetched in advance
-(:class:`djflow.fetched.FetchedRelation`), so the workers never touch the database.
+function. The process executor therefore gets its inputs shipped with the call
+(:class:`djflow.shipped.ShippedInput`), so the workers never touch the database.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import PopulateError
 from .hookspecs import hookimpl
+from .shipped import open_shipped_inputs
 
 CHUNK_SECONDS = 0.02  # how much work, by the recent pace, one message to a worker carries at most
 MAX_CHUNK = 32
@@ -48,12 +49,20 @@ class MakeOutcome:
 
 
 def run_make(call: MakeCall) -> MakeOutcome:
-    """Call one make and capture its result or its exception."""
+    """Call one make and capture its result or its exception.
+
+    Inputs shipped with the call become queries over a private in-memory database first, so
+    an executor anywhere (a worker process, another machine) only has to call this.
+    """
     started = time.perf_counter()
+    kwargs, inputs = open_shipped_inputs(call.kwargs)
     try:
-        result = call.make(**call.kwargs)
+        result = call.make(**kwargs)
     except Exception as error:  # noqa: BLE001 - every failure of user code is recorded
         return MakeOutcome(error=error, traceback=traceback.format_exc(), seconds=time.perf_counter() - started)
+    finally:
+        if inputs is not None:
+            inputs.close()
     return MakeOutcome(result=result, seconds=time.perf_counter() - started)
 
 

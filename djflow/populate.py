@@ -26,10 +26,10 @@ from .errors import (
     QueryError,
 )
 from .executors import MakeCall, MakeOutcome
-from .fetched import FetchedRelation
 from .jobs import Worker, reclaim_dead_reservations
 from .query import Query
 from .schema import quote
+from .shipped import ShippedInput
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -229,7 +229,7 @@ class Populator:
                 kwargs[parameter] = key
             else:
                 query = self.pipeline[upstream] & key
-                kwargs[parameter] = FetchedRelation.from_query(query) if prefetch else query
+                kwargs[parameter] = ShippedInput.from_query(query, upstream) if prefetch else query
         return MakeCall(self.table.table_name, key, self.table.definition, kwargs)
 
     # ------------------------------------------------------------ writing rows

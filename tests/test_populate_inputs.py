@@ -1,8 +1,8 @@
 """The inputs a make gets are the same whether it runs here or in a worker process.
 
-With ``processes=1`` a make gets live queries; with ``processes=2`` it gets the same rows
-fetched in advance (``djflow.fetched.FetchedRelation``), because worker processes never
-touch the database. Every operation a make is likely to use must answer the same.
+With ``processes=1`` a make gets live queries; with ``processes=2`` it gets queries over the
+same rows shipped to the worker (``djflow.shipped``), because worker processes never touch
+the database. Every operation a make is likely to use must answer the same.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from populate_helpers import write_project
 
 import djflow
-from djflow.fetched import FetchedRelation
+from djflow.shipped import ShippedInput, open_shipped_inputs
 
 PIPEFILE = '''
 import djflow
@@ -91,6 +91,11 @@ def Summary(key, Session, Trial):
         "bad_attribute": lambda: Trial.fetch("nope"),
         "heading": lambda: Trial.heading.names,
         "primary_key": lambda: Trial.primary_key,
+        "restrict_string": lambda: len(Trial & "trial > 0 AND label = 'a'"),
+        "join": lambda: len(Session * Trial),
+        "proj": lambda: Trial.proj(s="score").fetch("s", order_by="s"),
+        "aggr": lambda: Session.aggr(Trial, n="count(*)", best="max(score)").fetch1("n", "best"),
+        "semijoin": lambda: len(Trial & (Session & {"weight": 20.0})),
     }
     return {"report": {name: attempt(check) for name, check in checks.items()}}
 '''
@@ -119,26 +124,24 @@ def test_injected_inputs_answer_the_same_in_worker_processes(reports):
     assert live["restrict_date_text"] == "3"
     assert live["restrict_bad_value"].startswith("QueryError")
     assert live["fetch1_of_many"].startswith("QueryError: fetch1 needs exactly one row")
+    assert (live["restrict_string"], live["join"], live["semijoin"]) == ("1", "3", "3")
+    assert (live["proj"], live["aggr"]) == ("[0.0, 1.0, 2.0]", "(3, 2.0)")
     differences = {
         name: (live[name], fetched[name]) for name in live if live[name] != fetched[name]
     }
     assert differences == {}
 
 
-def test_a_string_restriction_of_fetched_inputs_is_a_clear_error(tmp_path):
+def test_shipped_inputs_pickle_and_open_as_the_same_query(tmp_path):
     pipeline = djflow.load(write_project(tmp_path, PIPEFILE))
     pipeline.Session.insert1({"subject_id": "M1", "session_date": "2024-01-15", "weight": 20.0})
     pipeline.Recording.populate()
-    fetched = FetchedRelation.from_query(pipeline.Recording.Trial & {"subject_id": "M1"})
-    with pytest.raises(djflow.QueryError, match="dict"):
-        fetched & "trial > 0"
-    assert len(pipeline.Recording.Trial & "trial > 0") == 2  # the live query can
-
-
-def test_fetched_inputs_pickle(tmp_path):
-    pipeline = djflow.load(write_project(tmp_path, PIPEFILE))
-    pipeline.Session.insert1({"subject_id": "M1", "session_date": "2024-01-15", "weight": 20.0})
-    pipeline.Recording.populate()
-    fetched = FetchedRelation.from_query(pipeline.Recording.Trial & {"trial": 2})
-    copy = pickle.loads(pickle.dumps(fetched))
-    assert copy.fetch1() == fetched.fetch1() == (pipeline.Recording.Trial & {"trial": 2}).fetch1()
+    live = pipeline.Recording.Trial & {"subject_id": "M1"}
+    shipped = pickle.loads(pickle.dumps(ShippedInput.from_query(live, "Recording__Trial")))
+    opened, database = open_shipped_inputs({"Trial": shipped, "key": {"subject_id": "M1"}})
+    try:
+        assert opened["key"] == {"subject_id": "M1"}
+        assert opened["Trial"].fetch(order_by="trial") == live.fetch(order_by="trial")
+        assert len(opened["Trial"] & "trial > 0") == len(live & "trial > 0") == 2
+    finally:
+        database.close()
