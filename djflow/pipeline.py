@@ -7,6 +7,7 @@ import inspect
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,19 @@ from .types import Storage, TypeRegistry
 
 STATE_DIR = ".djflow"
 DEFAULT_DB = "pipeline.db"
+
+
+@dataclass
+class ActivationPlan:
+    """What activating a pipeline has to write (nothing, most of the time)."""
+
+    migrations: bool
+    new_tables: list[Table]
+    lookup_rows: dict[str, list]
+
+    @property
+    def needed(self) -> bool:
+        return self.migrations or bool(self.new_tables) or bool(self.lookup_rows)
 
 
 class Pipeline:
@@ -148,67 +162,71 @@ class Pipeline:
         """Create missing tables, check existing ones for drift, insert lookup contents."""
         db = self.db
         try:
+            present = schema.table_names(db)
             drifted = {
                 table.table_name: differences
                 for table in self._tables.values()
-                if schema.table_exists(db, table.table_name)
+                if table.table_name in present
                 and (differences := schema.drift(db, table.table_name, table.heading))
             }
             if drifted:
                 schema.raise_drift(drifted)
-            if self._activation_needed():
+            plan = self._activation_plan(present)
+            if plan.needed:
                 if db.readonly:
-                    self._activate_in_memory()
+                    self._activate_in_memory(plan)
                 else:
                     with db.transaction():
-                        self._activate_now()
+                        self._activate_now(plan)
             if self.activated_in_memory:
                 self.db.readonly = True  # a dry run's copy: nothing written to it could be kept
         except sqlite3.Error as error:
             raise DjflowError(f"cannot activate the pipeline in {db.path}: {error}") from None
         self.hook.activated(pipeline=self)
 
-    def _activation_needed(self) -> bool:
-        if schema.pending_migrations(self.db):
-            return True
-        for table in self._tables.values():
-            if not schema.table_exists(self.db, table.table_name):
-                return True
-        return any(self._missing_lookup_rows(t) for t in self._tables.values() if t.tier == "lookup")
-
-    def _activate_now(self) -> None:
-        db = self.db
-        schema.apply_migrations(db)
-        for table in self._tables.values():
-            if not schema.table_exists(db, table.table_name):
-                for statement in schema.create_table_sql(table.table_name, table.heading):
-                    db.execute(statement)
-                master = table.definition.master
-                schema.record_table(db, table.table_name, table.tier, master.name if master else None,
-                                    table.definition.definition, table.heading)
+    def _activation_plan(self, present: set[str]) -> ActivationPlan:
+        """What activation must write: djflow's migrations, missing tables, missing lookup rows."""
+        new_tables = [t for t in self._tables.values() if t.table_name not in present]
+        lookup_rows = {}
         for table in self._tables.values():
             if table.tier == "lookup":
-                missing = self._missing_lookup_rows(table)
+                missing = self._missing_lookup_rows(table, exists=table.table_name in present)
                 if missing:
-                    table._insert_rows(missing)
+                    lookup_rows[table.table_name] = missing
+        return ActivationPlan(bool(schema.pending_migrations(self.db)), new_tables, lookup_rows)
 
-    def _missing_lookup_rows(self, table: Table) -> list:
+    def _activate_now(self, plan: ActivationPlan) -> None:
+        db = self.db
+        schema.apply_migrations(db)
+        for table in plan.new_tables:
+            for statement in schema.create_table_sql(table.table_name, table.heading):
+                db.execute(statement)
+            master = table.definition.master
+            schema.record_table(db, table.table_name, table.tier, master.name if master else None,
+                                table.definition.definition, table.heading)
+        for name, rows in plan.lookup_rows.items():
+            self._tables[name]._insert_rows(rows)
+
+    def _missing_lookup_rows(self, table: Table, exists: bool) -> list:
+        """The lookup's declared contents whose keys the table does not have yet."""
         contents = table.definition.contents or []
-        if not contents or not schema.table_exists(self.db, table.table_name):
+        try:
+            encoded = [table.encode_row(row) for row in contents]
+        except DataError as error:
+            raise DefinitionError(f"lookup {table.table_name} contents: {error}") from None
+        if not contents or not exists:
             return list(contents)
-        names = table.heading.names
-        key_index = [names.index(n) for n in table.heading.primary_key]
+        key_index = [table.heading.names.index(n) for n in table.heading.primary_key]
+        stored = set(self.db.query(f"SELECT {schema.column_list(table.heading.primary_key)} FROM {schema.quote(table.table_name)}"))
         missing = []
-        for row in contents:
-            try:
-                values = table.encode_row(row)
-            except DataError as error:
-                raise DefinitionError(f"lookup {table.table_name} contents: {error}") from None
-            if not table._exists(tuple(values[i] for i in key_index)):
+        for row, values in zip(contents, encoded):
+            key = tuple(values[i] for i in key_index)
+            # a key not found as-is may still be there under SQLite's type affinity (e.g. decimals)
+            if key not in stored and not table._exists(key):
                 missing.append(row)
         return missing
 
-    def _activate_in_memory(self) -> None:
+    def _activate_in_memory(self, plan: ActivationPlan) -> None:
         """Read-only use (dry runs) of a database that is not activated yet: work on a copy in memory."""
         memory = Database(":memory:")
         self.db.conn.backup(memory.conn)
@@ -216,7 +234,7 @@ class Pipeline:
         self.db = memory
         self.activated_in_memory = True
         with memory.transaction():
-            self._activate_now()
+            self._activate_now(plan)
 
     # ------------------------------------------------------------ access
 

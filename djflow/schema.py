@@ -86,7 +86,13 @@ def apply_migrations(db: Database) -> None:
 # ---------------------------------------------------------------- declared tables
 
 
+def table_names(db: Database) -> set[str]:
+    """Every table in the database."""
+    return {row[0] for row in db.query("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+
+
 def table_exists(db: Database, name: str) -> bool:
+    """True when the database has a table ``name``."""
     return db.scalar("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (name,)) is not None
 
 
