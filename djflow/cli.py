@@ -21,7 +21,7 @@ import click
 
 from . import __version__
 from .errors import DjflowError
-from .plugins import make_plugin_manager
+from .plugins import local_plugin_manager, make_plugin_manager
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -99,18 +99,9 @@ class DjflowGroup(click.Group):
         if project_dir is None or not (project_dir / "plugins").is_dir():
             return {}
         if project_dir not in self._local_commands:
-            import pluggy
-
-            from . import hookspecs
-            from .plugins import load_local_plugins, register_plugin
-
-            manager = pluggy.PluginManager("djflow")
-            manager.add_hookspecs(hookspecs)
             collector = click.Group()
             try:
-                for module in load_local_plugins(project_dir):
-                    register_plugin(manager, module)
-                manager.hook.register_commands(cli=collector)
+                local_plugin_manager(project_dir).hook.register_commands(cli=collector)
             except DjflowError as error:
                 click.echo(f"Warning: plugins in {project_dir / 'plugins'} not loaded: {one_line(error)}", err=True)
             self._local_commands[project_dir] = dict(collector.commands)

@@ -32,6 +32,7 @@ class Database:
         self.on_read_only_filesystem = self.path != ":memory:" and read_only_filesystem(Path(self.path))
         self.readonly = readonly or self.on_read_only_filesystem
         self.depth = 0
+        self.reading = False  # inside snapshot(): a read transaction
         # read as immutable only when no change waits in the -wal file: an immutable reader skips it
         immutable = self.on_read_only_filesystem and not unmerged_wal(self.path)
         self.conn = _connect(self.path, self.readonly, immutable=immutable)
@@ -70,6 +71,8 @@ class Database:
         """A write transaction; nested use is a savepoint. An exception rolls back everything in it."""
         if self.readonly:
             raise DatabaseWriteError(f"nothing was written: {self.readonly_reason}")
+        if self.reading:
+            raise DjflowError("a write cannot start inside a read snapshot; finish reading first")
         if self.depth == 0:
             try:
                 with_busy_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"))
@@ -111,16 +114,19 @@ class Database:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Database]:
-        """A read transaction: every query inside sees the same state of the database."""
+        """A read transaction: every query inside sees the same state of the database.
+
+        Not for writing: a write transaction cannot be opened inside it.
+        """
         if self.depth > 0 or self.conn.in_transaction:
             yield self
             return
         self.conn.execute("BEGIN")
-        self.depth = 1
+        self.reading = True
         try:
             yield self
         finally:
-            self.depth = 0
+            self.reading = False
             self.conn.execute("COMMIT")
 
 
@@ -197,9 +203,7 @@ def _connect(path: str, readonly: bool, immutable: bool = False) -> sqlite3.Conn
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not readonly and path != ":memory:":
-            mode = with_busy_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            if mode.lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            with_busy_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA temp_store = MEMORY")

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .errors import DefinitionError
 from .hookspecs import hookimpl
 
 # every top-level declaration made in this process, by (module, name): the latest one wins
@@ -56,7 +57,7 @@ class TableDef:
     def part(self, function: Callable) -> TableDef:
         """Declare a part table of this master: ``@Master.part``."""
         if self.master is not None:
-            raise TypeError(f"{self.name} is a part table; a part cannot have parts of its own")
+            raise DefinitionError(f"{self.name} is a part table; a part cannot have parts of its own")
         part = TableDef(function, "part", master=self)
         self.parts[part.short_name] = part
         setattr(self, part.short_name, part)

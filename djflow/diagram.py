@@ -24,9 +24,8 @@ from pathlib import Path
 
 import networkx as nx
 
+from djflow.declare import TIERS
 from djflow.errors import DjflowError
-
-TIERS = ("lookup", "manual", "imported", "computed", "part")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pickle
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -184,7 +184,6 @@ def _worker_died(calls: list[MakeCall]) -> PopulateError:
     )
 
 
-ExecutorFactory = Callable[[int], Any]
 
 
 @hookimpl

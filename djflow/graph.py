@@ -38,7 +38,3 @@ def ancestors(graph: nx.DiGraph, name: str) -> set[str]:
     """Every table ``name`` depends on, directly or through others."""
     return nx.ancestors(graph, name)
 
-
-def descendants(graph: nx.DiGraph, name: str) -> set[str]:
-    """Every table that depends on ``name``."""
-    return nx.descendants(graph, name)

@@ -52,10 +52,6 @@ class ForeignKey:
     in_key: bool
     nullable: bool = False
 
-    @property
-    def renamed(self) -> bool:
-        return any(child != parent for child, parent in self.attributes.items())
-
 
 @dataclass
 class Heading:

@@ -27,9 +27,26 @@ def make_plugin_manager(project_dir: Path | None = None) -> pluggy.PluginManager
     except pluggy.PluginValidationError as error:
         raise _invalid_plugin(error) from None
     if project_dir is not None:
-        for module in load_local_plugins(project_dir):
-            register_plugin(manager, module, f"local:{Path(module.__file__).name}")
+        _register_local_plugins(manager, project_dir)
     return manager
+
+
+def local_plugin_manager(project_dir: Path) -> pluggy.PluginManager:
+    """A plugin manager with only the project's ``plugins/*.py`` files: no built-in or installed plugins.
+
+    The CLI asks it for the commands those files add; the commands of built-in and installed
+    plugins are on the ``djflow`` group already, so their modules and entry points are not
+    loaded a second time.
+    """
+    manager = pluggy.PluginManager("djflow")
+    manager.add_hookspecs(hookspecs)
+    _register_local_plugins(manager, project_dir)
+    return manager
+
+
+def _register_local_plugins(manager: pluggy.PluginManager, project_dir: Path) -> None:
+    for module in load_local_plugins(project_dir):
+        register_plugin(manager, module, f"local:{Path(module.__file__).name}")
 
 
 def register_plugin(manager: pluggy.PluginManager, plugin: object, name: str | None = None) -> None:

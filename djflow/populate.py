@@ -145,7 +145,7 @@ class Populator:
         self.worker = Worker(self.pipeline) if reserve_jobs else None
         self.injections = self.pipeline.injections[table.table_name]
         self.key_names = self.pending.names
-        self.key_decoders = self._key_decoders()
+        self.key_decoder = self.pending.source._row_decoder(self.key_names)
         self.reserve_size = MIN_RESERVE
         self.make_seconds: float | None = None
         self.stop = False
@@ -153,16 +153,11 @@ class Populator:
 
     # ------------------------------------------------------------ reading keys
 
-    def _key_decoders(self):
-        attributes = self.pending.source.heading.attributes
-        return [(i, attributes[n].type) for i, n in enumerate(self.key_names) if attributes[n].type is not None
-                and type(attributes[n].type).decode.__qualname__ != "AttributeType.decode"]
-
     def decode_key(self, raw: tuple) -> dict:
-        values = list(raw[: len(self.key_names)])
-        for index, attribute_type in self.key_decoders:
-            if values[index] is not None:
-                values[index] = attribute_type.decode(values[index], self.pipeline.storage)
+        """The key dict a make gets (dates as dates) from a pending row (stored values + key JSON)."""
+        values = raw[: len(self.key_names)]
+        if self.key_decoder is not None:
+            values = self.key_decoder(values)
         return dict(zip(self.key_names, values))
 
     def pages(self) -> Iterator[list[tuple]]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .errors import DataError
 
 if TYPE_CHECKING:
+    from .heading import Attribute
     from .table import Table
 
 INPUT_FORMATS = ("csv", "tsv", "json", "jsonl")
@@ -126,8 +127,6 @@ def rows_for_table(rows: list[dict], table: Table, from_text: bool) -> list[dict
     """
     if not from_text:
         return rows
-    from .types import BlobType, JsonType
-
     attributes = table.heading.attributes
     prepared = []
     for number, row in enumerate(rows, start=1):
@@ -139,14 +138,26 @@ def rows_for_table(rows: list[dict], table: Table, from_text: bool) -> list[dict
                 continue
             if value == "" and not attribute.required:
                 continue
-            if isinstance(attribute.type, (JsonType, BlobType)):
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as error:
-                    raise DataError(f"{table._name}.{column} in row {number} is not JSON: {error}") from None
-            values[column] = value
+            try:
+                values[column] = value_from_text(attribute, value)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{table._name}.{column} in row {number} is not JSON: {error}") from None
         prepared.append(values)
     return prepared
+
+
+def value_from_text(attribute: Attribute, text: str) -> Any:
+    """A value given as text (a CSV cell, ``--set ATTR=VALUE``) as ``attribute``'s type takes it.
+
+    Text for ``json`` and ``blob`` attributes is JSON and is parsed (a bad one raises
+    :class:`json.JSONDecodeError`); other text goes to the table's types as it is, which
+    convert and check it on insert.
+    """
+    from .types import BlobType, JsonType
+
+    if isinstance(attribute.type, (JsonType, BlobType)):
+        return json.loads(text)
+    return text
 
 
 # ---------------------------------------------------------------- writing
