@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import click
 import pytest
 from cli_helpers import database, dump, rows, write_project
 from click.testing import CliRunner
@@ -129,6 +130,24 @@ def test_status(project):
     table = invoke("status").stdout.splitlines()
     assert table[0].split() == ["table", "tier", "rows", "pending", "reserved", "errors"]
     assert table[5].split() == ["Ratio", "computed", "2", "2", "0", "0"]
+
+
+def test_status_reads_each_key_source_once(project, monkeypatch):
+    """Only the pending keys are counted: no count of the whole key source that status would not show."""
+    from djflow.cli import Project
+
+    statements = []
+    load = Project.pipeline
+
+    def traced(self, *args, **kwargs):
+        pipeline = load(self, *args, **kwargs)
+        pipeline.db.conn.set_trace_callback(statements.append)
+        return pipeline
+
+    monkeypatch.setattr(Project, "pipeline", traced)
+    assert invoke("status").exit_code == 0
+    key_source = [sql for sql in statements if '"Session"' in sql and '"Param"' in sql]  # Ratio's: Session x Param
+    assert len(key_source) == 1 and "NOT EXISTS" in key_source[0], key_source
 
 
 # ---------------------------------------------------------------- show
@@ -265,6 +284,30 @@ def test_plugins_lists_local_plugins_and_their_commands_work(tmp_path, monkeypat
     assert invoke("hello", "world").stdout == "Hello, world!\n"
 
 
+def test_local_plugin_manager_holds_only_the_project_plugins(tmp_path):
+    from djflow.plugins import local_plugin_manager
+
+    folder = write_project(tmp_path / "withplugin")
+    (folder / "plugins").mkdir()
+    (folder / "plugins" / "greet.py").write_text(textwrap.dedent(LOCAL_PLUGIN))
+    manager = local_plugin_manager(folder)
+    assert [name for name, _ in manager.list_name_plugin()] == ["local:greet.py"]
+    collector = click.Group()
+    manager.hook.register_commands(cli=collector)
+    assert list(collector.commands) == ["hello"]
+
+
+def test_a_local_plugin_that_does_not_fit_is_a_warning_in_help(tmp_path, monkeypatch):
+    folder = write_project(tmp_path / "badplugin")
+    (folder / "plugins").mkdir()
+    (folder / "plugins" / "bad.py").write_text(LOCAL_PLUGIN.replace("def register_commands(cli)", "def register_commands(cli, shell)"))
+    monkeypatch.chdir(folder)
+    result = invoke("--help")
+    assert result.exit_code == 0 and "  status " in result.stdout and "hello" not in result.stdout
+    assert result.stderr.startswith(f"Warning: plugins in {folder / 'plugins'} not loaded: plugin ")
+    assert "check the hook's name and argument names" in result.stderr
+
+
 def test_plugins_empty(project):
     assert json.loads(invoke("plugins").stdout) == []
 
@@ -274,3 +317,18 @@ def test_core_commands_come_through_the_hook():
 
     assert "djflow.commands" in BUILTIN_PLUGINS
     assert {c.callback.__module__ for c in cli.commands.values()} >= {"djflow.commands"}
+
+
+def test_core_commands_are_module_level_and_the_hook_adds_them():
+    import inspect
+
+    from djflow import commands
+
+    group = click.Group()
+    commands.register_commands(cli=group)
+    assert list(group.commands) == ["run", "status", "insert", "delete", "update", "show", "jobs", "diagram", "init",
+                                    "plugins"]
+    for name, command in group.commands.items():
+        assert getattr(commands, name) is command is cli.commands[name]
+    helpers = [f for f in vars(commands).values() if inspect.isfunction(f) and f.__module__ == "djflow.commands"]
+    assert [f.__name__ for f in helpers if not f.__doc__] == []

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from djflow.errors import DataError
-from djflow.rowfiles import format_rows, read_rows
+from djflow.rowfiles import format_rows, read_rows, value_from_text
 
 
 def read(text: str, name: str = "stdin", format: str | None = None):
@@ -74,3 +74,27 @@ def test_format_rows():
     assert format_rows(rows, columns, "jsonl").count("\n") == 1
     table = format_rows(rows, columns, "table").splitlines()
     assert table[0].split() == columns and table[2].split() == ["2024-01-02", "1.50", '{"k":', "[1]}"]
+
+
+def test_value_from_text_parses_json_for_json_and_blob_attributes(tmp_path):
+    """The one rule for text values (CSV cells of `insert`, `update --set`): JSON for json and blob."""
+    import djflow
+
+    @djflow.manual
+    def Holder():
+        """
+        id : int
+        ---
+        meta : json
+        data : longblob
+        note : varchar(32)
+        """
+
+    with djflow.from_tables(Holder, db=tmp_path / "x.db", project_dir=tmp_path) as pipeline:
+        attributes = pipeline.Holder.heading.attributes
+        assert value_from_text(attributes["meta"], '{"tag": [1, 2]}') == {"tag": [1, 2]}
+        assert value_from_text(attributes["data"], "[1.5, null]") == [1.5, None]
+        assert value_from_text(attributes["id"], "3") == "3"  # the int type converts it on insert
+        assert value_from_text(attributes["note"], '{"not": "parsed"}') == '{"not": "parsed"}'
+        with pytest.raises(json.JSONDecodeError):
+            value_from_text(attributes["meta"], "{bad")

@@ -180,6 +180,34 @@ def test_run_restricted_by_where(tmp_path):
     assert pipeline.Total.fetch("n") == [1]
 
 
+def test_run_where_naming_no_key_attribute_raises_and_computes_nothing(tmp_path):
+    pipeline = chain(tmp_path)
+    with pytest.raises(djflow.QueryError) as raised:
+        pipeline.run(where="nn = 1")  # a typo of n
+    assert str(raised.value) == (
+        "--where names 'nn', which no table to run has in its keys (Double: n; Quad: n; Total: n; Unrelated: m)"
+    )
+    assert logged_tables(tmp_path) == [] and jobs(tmp_path) == []
+    with pytest.raises(djflow.QueryError, match="names 'm', which no table to run has in its keys"):
+        pipeline.run("Quad", where="m = 1", dry_run=True)  # m is a key of Unrelated, which Quad does not need
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("n >", "--where is not a valid SQL expression over Double's keys: near \")\": syntax error"),
+    ("n = 1; DELETE FROM Source", "--where must be one expression, not statements: remove the ';'"),
+    ("n = 1) OR (1", "--where has a ')' without its '(' at character 6"),
+    ("   ", "--where is empty"),
+])
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_run_where_that_is_not_an_expression_raises_and_computes_nothing(tmp_path, where, message, dry_run):
+    pipeline = chain(tmp_path)
+    with pytest.raises(djflow.QueryError) as raised:
+        pipeline.run(where=where, dry_run=dry_run)
+    assert str(raised.value).startswith(message)
+    assert logged_tables(tmp_path) == [] and jobs(tmp_path) == []
+    assert len(pipeline.Source) == 3 and len(pipeline.Double) == 0
+
+
 FAILING_CHAIN = CHAIN.replace(
     '    log("Double", key)\n',
     '    log("Double", key)\n    if key["n"] == 1:\n        raise RuntimeError("no")\n',
