@@ -59,8 +59,9 @@ def register_plugin(manager: pluggy.PluginManager, plugin: object, name: str | N
 
 def _invalid_plugin(error: pluggy.PluginValidationError) -> DefinitionError:
     detail = " ".join(str(error).split())
+    plugin = getattr(error.plugin, "__file__", None) or getattr(error.plugin, "__name__", None) or repr(error.plugin)
     return DefinitionError(
-        f"plugin {error.plugin!r} has a hook that does not fit djflow's hooks ({detail}); "
+        f"plugin {plugin} has a hook that does not fit djflow's hooks ({detail}); "
         "check the hook's name and argument names against docs/plugins.md"
     )
 

@@ -526,6 +526,8 @@ def run(
     its keys, raises :class:`QueryError` before anything runs.
     """
     targets = run_targets(pipeline, tables)
+    if where is not None and not isinstance(where, str):
+        raise QueryError(f"run(where=...) takes one SQL expression as text, not a {type(where).__name__}")
     if where:
         where = where.strip()
         applies = tables_where_applies_to(targets, where)

@@ -84,3 +84,8 @@ def Counter():
     pipeline.Counter.insert1((4_000_000_000,))
     with pytest.raises(DataError, match="outside the range"):
         pipeline.Counter.insert1((-1,))
+
+
+def test_run_where_must_be_text(docs):
+    with pytest.raises(QueryError, match="takes one SQL expression as text, not a dict"):
+        docs.run(where={"doc_id": 1})

@@ -58,6 +58,7 @@ def job_failed(table, key, exception, tb):
     with pytest.raises(DefinitionError, match=r"hook that does not fit.*docs/plugins.md") as caught:
         make_project(TWO_TABLES, plugins={"broken.py": plugin})
     assert "\n" not in str(caught.value)
+    assert "plugins/broken.py" in str(caught.value)  # names the file, not a module object
 
 
 def test_a_computed_table_without_a_primary_parent_fails_at_load(make_project):
