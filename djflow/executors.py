@@ -24,7 +24,7 @@ from .errors import PopulateError
 from .hookspecs import hookimpl
 from .shipped import open_shipped_inputs
 
-CHUNK_SECONDS = 0.02  # how much work, by the recent pace, one message to a worker carries at most
+CHUNK_SECONDS = 0.05  # how much work, by the recent pace, one message to a worker carries at most
 MAX_CHUNK = 32
 
 
