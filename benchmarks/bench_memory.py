@@ -18,30 +18,20 @@ import json
 import sys
 import time
 
-from common import Row, db_path, fill, load, raw_connect, run_command, say, standalone, temp_project
+from common import (
+    TRIVIAL_PIPEFILE,
+    Row,
+    db_path,
+    fill,
+    load,
+    raw_connect,
+    run_command,
+    say,
+    standalone,
+    temp_project,
+)
 
-PIPEFILE = '''
-import djflow
-
-
-@djflow.manual
-def Source():
-    """
-    n : int
-    ---
-    value : float
-    """
-
-
-@djflow.computed
-def Target(key, Source):
-    """
-    -> Source
-    ---
-    doubled : float
-    """
-    return {"doubled": 2 * Source.fetch1("value")}
-'''
+PIPEFILE = TRIVIAL_PIPEFILE
 
 CHILD = """
 import json, resource, sys

@@ -16,30 +16,20 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from common import Row, best_of, db_path, fill, load, raw_connect, say, standalone, temp_project
+from common import (
+    TRIVIAL_PIPEFILE,
+    Row,
+    best_of,
+    db_path,
+    fill,
+    load,
+    raw_connect,
+    say,
+    standalone,
+    temp_project,
+)
 
-TRIVIAL = '''
-import djflow
-
-
-@djflow.manual
-def Source():
-    """
-    n : int
-    ---
-    value : float
-    """
-
-
-@djflow.computed
-def Target(key, Source):
-    """
-    -> Source
-    ---
-    doubled : float
-    """
-    return {"doubled": 2 * Source.fetch1("value")}
-'''
+TRIVIAL = TRIVIAL_PIPEFILE
 
 CPU_BOUND = '''
 import djflow

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from common import (
     NO_CLI,
+    TRIVIAL_PIPEFILE,
     Row,
     best_of,
     db_path,
@@ -25,28 +26,7 @@ from common import (
     time_command,
 )
 
-PIPEFILE = '''
-import djflow
-
-
-@djflow.manual
-def Source():
-    """
-    n : int
-    ---
-    value : float
-    """
-
-
-@djflow.computed
-def Target(key, Source):
-    """
-    -> Source
-    ---
-    doubled : float
-    """
-    return {"doubled": 2 * Source.fetch1("value")}
-'''
+PIPEFILE = TRIVIAL_PIPEFILE
 
 ANTI_JOIN_COUNT = "SELECT count(*) FROM Source AS s WHERE NOT EXISTS (SELECT 1 FROM Target AS t WHERE t.n = s.n)"
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from common import (
+    TRIVIAL_PIPEFILE,
     Row,
     best_of,
     db_path,
@@ -30,28 +31,7 @@ from common import (
     temp_project,
 )
 
-PIPEFILE = '''
-import djflow
-
-
-@djflow.manual
-def Source():
-    """
-    n : int
-    ---
-    value : float
-    """
-
-
-@djflow.computed
-def Target(key, Source):
-    """
-    -> Source
-    ---
-    doubled : float
-    """
-    return {"doubled": 2 * Source.fetch1("value")}
-'''
+PIPEFILE = TRIVIAL_PIPEFILE
 
 SNAKEFILE = """
 N = {n}

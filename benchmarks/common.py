@@ -25,6 +25,31 @@ import djflow
 
 REPO = Path(__file__).resolve().parents[1]
 
+# the trivial pipeline several benchmarks use: a manual Source and a computed Target that doubles it
+TRIVIAL_PIPEFILE = '''
+import djflow
+
+
+@djflow.manual
+def Source():
+    """
+    n : int
+    ---
+    value : float
+    """
+
+
+@djflow.computed
+def Target(key, Source):
+    """
+    -> Source
+    ---
+    doubled : float
+    """
+    return {"doubled": 2 * Source.fetch1("value")}
+'''
+
+
 
 @dataclass
 class Row:
