@@ -413,7 +413,7 @@ class Query(Relation):
 def _short(value: Any, attribute: Attribute) -> str:
     if attribute.type is not None and attribute.type.sql_type == "BLOB":
         return "=BLOB="
-    text = str(value)
+    text = f"{value:.6g}" if type(value) is float else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

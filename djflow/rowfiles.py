@@ -190,6 +190,13 @@ def text_of(value: Any) -> str:
     return converted if isinstance(converted, str) else json.dumps(converted)
 
 
+def readable(value: Any) -> str:
+    """One value as a cell of a table for people: floats to 6 significant digits (CSV and JSON keep them whole)."""
+    if type(value) is float:
+        return f"{value:.6g}"
+    return text_of(value)
+
+
 def format_rows(rows: Iterable[dict], columns: list[str], output: str) -> str:
     """``rows`` as text in ``output`` format (one of OUTPUT_FORMATS), ending with a newline."""
     rows = list(rows)
@@ -206,6 +213,6 @@ def format_rows(rows: Iterable[dict], columns: list[str], output: str) -> str:
     if output == "table":
         from tabulate import tabulate
 
-        cells = [[text_of(row.get(c)) for c in columns] for row in rows]
+        cells = [[readable(row.get(c)) for c in columns] for row in rows]
         return tabulate(cells, headers=columns, tablefmt="simple", disable_numparse=True) + "\n"
     raise DataError(f"unknown output format {output!r}; use one of {', '.join(OUTPUT_FORMATS)}")

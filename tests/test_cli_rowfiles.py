@@ -98,3 +98,11 @@ def test_value_from_text_parses_json_for_json_and_blob_attributes(tmp_path):
         assert value_from_text(attributes["note"], '{"not": "parsed"}') == '{"not": "parsed"}'
         with pytest.raises(json.JSONDecodeError):
             value_from_text(attributes["meta"], "{bad")
+
+
+def test_tables_for_people_round_floats_while_csv_and_json_keep_them_whole():
+    rows = [{"x": 14.912181939710573, "n": 3}]
+    assert "14.9122" in format_rows(rows, ["x", "n"], "table")
+    assert "14.912181939710573" not in format_rows(rows, ["x", "n"], "table")
+    assert "14.912181939710573" in format_rows(rows, ["x", "n"], "csv")
+    assert "14.912181939710573" in format_rows(rows, ["x", "n"], "json")
