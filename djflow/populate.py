@@ -541,7 +541,9 @@ def run(
         if dry_run:
             pending = PendingKeys(table, restricted_source(table, restrictions), with_jobs=False)
             sql, params = pending.page_sql(None, DRY_RUN_SHOWN_KEYS)
-            keys = [dict(zip(pending.names, row[:-1])) for row in pipeline.db.query(sql, params)]
+            decode = pending.source._row_decoder(pending.names)  # keys as populate gives them to makes
+            rows = [row[:-1] for row in pipeline.db.query(sql, params)]
+            keys = [dict(zip(pending.names, decode(row) if decode else row)) for row in rows]
             summary[table.table_name] = {"pending": pending.count(), "keys": keys}
             continue
         if failed and not keep_going:
