@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import (
     DatabaseWriteError,
@@ -58,6 +58,13 @@ def key_source(table: Table) -> Query:
         keys = parent.proj(**renames) if renames else parent.proj()
         source = keys if source is None else source * keys
     return source
+
+
+class PendingKey(NamedTuple):
+    """One missing key as the pending-keys query lists it: its stored values and its JSON."""
+
+    values: tuple
+    key_json: str
 
 
 @dataclass
@@ -153,17 +160,19 @@ class Populator:
 
     # ------------------------------------------------------------ reading keys
 
-    def decode_key(self, raw: tuple) -> dict:
-        """The key dict a make gets (dates as dates) from a pending row (stored values + key JSON)."""
-        values = raw[: len(self.key_names)]
+    def decode_key(self, pending: PendingKey) -> dict:
+        """The key dict a make gets (dates as dates) from a pending key's stored values."""
+        values = pending.values
         if self.key_decoder is not None:
             values = self.key_decoder(values)
         return dict(zip(self.key_names, values))
 
-    def pages(self) -> Iterator[list[tuple]]:
-        """Pending keys (raw values + key JSON), page by page; reserved first when reserving."""
+    def pages(self) -> Iterator[list[PendingKey]]:
+        """Pending keys, page by page; reserved first when reserving."""
+        width = len(self.key_names)
         try:
-            yield from self._pages()
+            for rows in self._pages():
+                yield [PendingKey(tuple(row[:width]), row[width]) for row in rows]
         except sqlite3.Error as error:
             raise QueryError(f"cannot list the pending keys of {self.table._name}: {error}") from None
 
@@ -216,8 +225,8 @@ class Populator:
 
     # ------------------------------------------------------------ calling makes
 
-    def make_call(self, raw: tuple, prefetch: bool) -> MakeCall:
-        key = self.decode_key(raw)
+    def make_call(self, pending: PendingKey, prefetch: bool) -> MakeCall:
+        key = self.decode_key(pending)
         kwargs = {}
         for parameter, upstream in self.injections.items():
             if upstream == "key":
@@ -293,18 +302,18 @@ class Populator:
         except (ValueError, TypeError):
             return False
 
-    def write(self, raw: tuple, masters: list[tuple], parts: dict[str, list[tuple]]) -> bool:
+    def write(self, pending: PendingKey, masters: list[tuple], parts: dict[str, list[tuple]]) -> bool:
         """Write a make's rows in one short transaction; False when the key was done or its inputs vanished."""
-        key_values = list(raw[: len(self.key_names)])
+        key_values = list(pending.values)
         db = self.db
         conn = db.conn
         with db.transaction():
             if conn.execute(self.exists_sql, key_values).fetchone() is not None:
-                self._forget_job(raw)
+                self._forget_job(pending)
                 return False
             for sql, positions in self.parent_checks:
                 if conn.execute(sql, [key_values[i] for i in positions]).fetchone() is None:
-                    self._forget_job(raw)
+                    self._forget_job(pending)
                     return False
             try:
                 conn.executemany(self.table._insert_statement(False), masters)
@@ -312,18 +321,18 @@ class Populator:
                     conn.executemany(self.parts[part_name]._insert_statement(False), rows)
             except sqlite3.IntegrityError as error:
                 raise DataError(f"the rows a make of {self.table._name} returned do not fit: {error}") from None
-            self._forget_job(raw)
+            self._forget_job(pending)
         return True
 
-    def inputs_gone(self, raw: tuple) -> bool:
+    def inputs_gone(self, pending: PendingKey) -> bool:
         """True when a parent row of this key was deleted since the key was listed."""
-        key_values = list(raw[: len(self.key_names)])
+        key_values = list(pending.values)
         return any(self.db.scalar(sql, [key_values[i] for i in positions]) is None for sql, positions in self.parent_checks)
 
-    def _forget_job(self, raw: tuple) -> None:
+    def _forget_job(self, pending: PendingKey) -> None:
         if self.reserve_jobs:
             self.db.conn.execute(
-                "DELETE FROM _djflow_jobs WHERE table_name = ? AND key_json = ?", (self.table.table_name, raw[-1])
+                "DELETE FROM _djflow_jobs WHERE table_name = ? AND key_json = ?", (self.table.table_name, pending.key_json)
             )
 
 
@@ -379,13 +388,12 @@ def populate(
     pipeline.hook.populate_started(table=table, pending=pending)
     if populator.worker is not None:
         populator.worker.start_heartbeat()
-    raw_of: dict[int, tuple] = {}
+    pending_of: dict[int, PendingKey] = {}  # the pending key of each call in flight, by id
     failure: PopulateError | None = None
     try:
-        calls = _calls(populator, runner, max_calls, raw_of)
+        calls = _calls(populator, runner, max_calls, pending_of)
         for call, outcome in runner.map(calls):
-            raw = raw_of.pop(id(call))
-            error = _finish(populator, call, outcome, raw, result)
+            error = _finish(populator, call, outcome, pending_of.pop(id(call)), result)
             if bar is not None:
                 bar.update(1)
             if error is not None:
@@ -410,21 +418,21 @@ def populate(
     return result
 
 
-def _calls(populator: Populator, runner: Any, max_calls: int | None, raw_of: dict) -> Iterator[MakeCall]:
+def _calls(populator: Populator, runner: Any, max_calls: int | None, pending_of: dict) -> Iterator[MakeCall]:
     calls = 0
     for page in populator.pages():
-        for raw in page:
+        for pending in page:
             if populator.stop or (max_calls is not None and calls >= max_calls):
                 populator.stop = True
                 return
-            call = populator.make_call(raw, runner.prefetch_inputs)
-            raw_of[id(call)] = raw
+            call = populator.make_call(pending, runner.prefetch_inputs)
+            pending_of[id(call)] = pending
             calls += 1
             populator.pipeline.hook.job_started(table=populator.table, key=call.key)
             yield call
 
 
-def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tuple, result: dict) -> PopulateError | None:
+def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, pending: PendingKey, result: dict) -> PopulateError | None:
     """Write a finished make's rows or record its failure; return the error, if any."""
     table = populator.table
     hook = populator.pipeline.hook
@@ -433,7 +441,7 @@ def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tup
         started = time.perf_counter()
         try:
             masters, parts = populator.rows_from_result(call.key, outcome.result)
-            written = populator.write(raw, masters, parts)
+            written = populator.write(pending, masters, parts)
         except DatabaseWriteError:
             raise  # a full disk or a read-only file is no fault of the key: stop, record nothing against it
         except DjflowError as rejected:
@@ -449,15 +457,15 @@ def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, raw: tup
             if populator.reserve_jobs:
                 populator.adapt_reservation(outcome.seconds)
             return None
-    if populator.inputs_gone(raw):  # e.g. its inputs were deleted while it ran: the key is gone, not failed
+    if populator.inputs_gone(pending):  # e.g. its inputs were deleted while it ran: the key is gone, not failed
         with populator.db.transaction():
-            populator._forget_job(raw)
+            populator._forget_job(pending)
         result["skipped_count"] += 1
         return None
     message = f"{type(error).__name__}: {error}"
     result["error_list"].append((call.key, message))
     if populator.reserve_jobs:
-        populator.worker.record_error(table.table_name, raw[-1], message, trace)
+        populator.worker.record_error(table.table_name, pending.key_json, message, trace)
     hook.job_failed(table=table, key=call.key, exception=error, traceback=trace)
     failure = PopulateError(f"make of {table._name} failed for key {call.key}: {message}", call.key, error)
     failure.__cause__ = error
