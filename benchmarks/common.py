@@ -137,6 +137,24 @@ def best_of(action: Callable[[], object], repeats: int, setup: Callable[[], obje
     return best
 
 
+def best_of_each(actions: dict[str, Callable[[], object]], repeats: int,
+                 setup: Callable[[], object] | None = None) -> dict[str, float]:
+    """The shortest wall time of each action, the actions taking turns within every repeat.
+
+    Taking turns means a slow spell of a shared machine hurts all of them alike, so ratios
+    between them stay fair; ``setup`` runs untimed before every run.
+    """
+    best = dict.fromkeys(actions, float("inf"))
+    for _ in range(repeats):
+        for name, action in actions.items():
+            if setup is not None:
+                setup()
+            started = time.perf_counter()
+            action()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return best
+
+
 def run_command(argv: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command, capturing its output; raise with its stderr when it fails (if ``check``).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import operator
 import os
 import pickle
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 from .errors import PopulateError
 from .hookspecs import hookimpl
-from .shipped import open_shipped_inputs
+from .shipped import opened_inputs
 
 CHUNK_SECONDS = 0.05  # how much work, by the recent pace, one message to a worker carries at most
 MAX_CHUNK = 32
@@ -51,18 +52,15 @@ class MakeOutcome:
 def run_make(call: MakeCall) -> MakeOutcome:
     """Call one make and capture its result or its exception.
 
-    Inputs shipped with the call become queries over a private in-memory database first, so
-    an executor anywhere (a worker process, another machine) only has to call this.
+    Inputs shipped with the call become queries over an in-memory database first, so an
+    executor anywhere (a worker process, another machine) only has to call this.
     """
     started = time.perf_counter()
-    kwargs, inputs = open_shipped_inputs(call.kwargs)
     try:
-        result = call.make(**kwargs)
+        with opened_inputs(call.kwargs) as kwargs:
+            result = call.make(**kwargs)
     except Exception as error:  # noqa: BLE001 - every failure of user code is recorded
         return MakeOutcome(error=error, traceback=traceback.format_exc(), seconds=time.perf_counter() - started)
-    finally:
-        if inputs is not None:
-            inputs.close()
     return MakeOutcome(result=result, seconds=time.perf_counter() - started)
 
 
@@ -134,7 +132,7 @@ class ProcessExecutor:
         make_seconds: float | None = None
         while True:
             while not exhausted and len(in_flight) < 2 * self.processes:
-                batch = list(itertools.islice(calls, chunk))
+                batch = list(itertools.islice(calls, chunk_size(chunk, operator.length_hint(calls, -1), self.processes)))
                 if not batch:
                     exhausted = True
                     break
@@ -174,6 +172,17 @@ class ProcessExecutor:
             worker.terminate()
         for worker in workers:
             worker.join(timeout=5)
+
+
+def chunk_size(chunk: int, calls_left: int, processes: int) -> int:
+    """How many calls the next message to a worker carries: ``chunk``, or fewer as the work runs out.
+
+    ``calls_left`` is -1 when unknown. The last chunks shrink towards one call each, so the
+    workers finish together instead of one computing a whole chunk while the others wait.
+    """
+    if calls_left < 0:
+        return chunk
+    return max(1, min(chunk, -(-calls_left // (2 * processes))))
 
 
 def _worker_died(calls: list[MakeCall]) -> PopulateError:

@@ -156,6 +156,7 @@ class Populator:
         self.reserve_size = MIN_RESERVE
         self.make_seconds: float | None = None
         self.stop = False
+        self.last_page = False  # the page last listed is the end of the pending keys (as far as known)
         self._prepare_writes()
 
     # ------------------------------------------------------------ reading keys
@@ -186,6 +187,7 @@ class Populator:
                 size = self.reserve_size if self.reserve_jobs else PAGE_SIZE  # reserve no more than we compute
                 page = listed[start : start + size]
                 start += size
+                self.last_page = start >= len(listed)
                 yield self._reserve_listed(page) if self.reserve_jobs else page
             return
         after = None
@@ -202,6 +204,7 @@ class Populator:
                     continue
                 return
             after = tuple(rows[-1][: len(self.key_names)])
+            self.last_page = len(rows) < size
             yield rows
 
     def _reserve_listed(self, rows: list[tuple]) -> list[tuple]:
@@ -388,10 +391,10 @@ def populate(
     pipeline.hook.populate_started(table=table, pending=pending)
     if populator.worker is not None:
         populator.worker.start_heartbeat()
-    pending_of: dict[int, PendingKey] = {}  # the pending key of each call in flight, by id
+    pending_of: dict[int, PendingKey] = {}
     failure: PopulateError | None = None
     try:
-        calls = _calls(populator, runner, max_calls, pending_of)
+        calls = MakeCalls(populator, runner.prefetch_inputs, max_calls, pending_of)
         for call, outcome in runner.map(calls):
             error = _finish(populator, call, outcome, pending_of.pop(id(call)), result)
             if bar is not None:
@@ -418,18 +421,47 @@ def populate(
     return result
 
 
-def _calls(populator: Populator, runner: Any, max_calls: int | None, pending_of: dict) -> Iterator[MakeCall]:
-    calls = 0
-    for page in populator.pages():
-        for pending in page:
-            if populator.stop or (max_calls is not None and calls >= max_calls):
-                populator.stop = True
-                return
-            call = populator.make_call(pending, runner.prefetch_inputs)
-            pending_of[id(call)] = pending
-            calls += 1
-            populator.pipeline.hook.job_started(table=populator.table, key=call.key)
-            yield call
+class MakeCalls:
+    """The make calls of one populate, drawn lazily from the pending keys (reserving them as it goes).
+
+    Once the last page of keys is in hand it knows how many calls are left, and says so through
+    ``operator.length_hint``, so an executor can send smaller chunks as the work runs out.
+    """
+
+    def __init__(self, populator: Populator, prefetch: bool, max_calls: int | None, pending_of: dict):
+        self.populator = populator
+        self.prefetch = prefetch
+        self.max_calls = max_calls
+        self.pending_of = pending_of  # the pending key of each call in flight, by id
+        self.pages = populator.pages()
+        self.page: list[PendingKey] = []
+        self.position = 0
+        self.drawn = 0
+
+    def __iter__(self) -> MakeCalls:
+        return self
+
+    def __next__(self) -> MakeCall:
+        populator = self.populator
+        while self.position >= len(self.page):
+            self.page, self.position = next(self.pages), 0
+        if populator.stop or (self.max_calls is not None and self.drawn >= self.max_calls):
+            populator.stop = True
+            raise StopIteration
+        pending = self.page[self.position]
+        self.position += 1
+        self.drawn += 1
+        call = populator.make_call(pending, self.prefetch)
+        self.pending_of[id(call)] = pending
+        populator.pipeline.hook.job_started(table=populator.table, key=call.key)
+        return call
+
+    def __length_hint__(self) -> int:
+        left = len(self.page) - self.position if self.populator.last_page else None
+        if self.max_calls is not None:
+            allowed = self.max_calls - self.drawn
+            left = allowed if left is None else min(left, allowed)
+        return NotImplemented if left is None else left
 
 
 def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, pending: PendingKey, result: dict) -> PopulateError | None:

@@ -6,6 +6,7 @@ standard Source -> Square (+ Square.Item) project).
 
 from __future__ import annotations
 
+import operator
 import re
 import sqlite3
 
@@ -13,6 +14,8 @@ import pytest
 from populate_helpers import calls, standard_project, write_project
 
 import djflow
+from djflow.executors import chunk_size
+from djflow.populate import MakeCalls, Populator
 
 # ---------------------------------------------------------------- key source and progress
 
@@ -158,6 +161,21 @@ def test_max_calls(tmp_path):
     assert pipeline.Square.populate(max_calls=0)["success_count"] == 0
     assert pipeline.Square.populate(max_calls=10)["success_count"] == 3
     assert sorted(calls(tmp_path)) == [0, 1, 2, 3, 4]
+
+
+def test_the_calls_left_are_known_at_the_end_so_the_last_chunks_to_workers_are_small(tmp_path):
+    pipeline = standard_project(tmp_path, count=5)
+    calls_of = lambda max_calls: MakeCalls(Populator(pipeline.Square, (), False, "original"), True, max_calls, {})  # noqa: E731
+    stream = calls_of(None)
+    assert operator.length_hint(stream, -1) == -1  # nothing listed yet
+    assert [operator.length_hint(stream, -1) for _ in stream] == [4, 3, 2, 1, 0]
+    assert operator.length_hint(calls_of(3), -1) == 3
+    sizes, left = [], 40
+    while left:
+        sizes.append(chunk_size(8, left, processes=2))
+        left -= sizes[-1]
+    assert sizes[:3] == [8, 8, 6] and sizes[-3:] == [1, 1, 1]
+    assert chunk_size(8, -1, processes=2) == 8
 
 
 def test_order_reverse_and_random(tmp_path):
@@ -485,7 +503,8 @@ def test_a_make_taking_star_args_is_refused(tmp_path):
         djflow.load(write_project(tmp_path, pipefile))
 
 
-def test_a_make_may_ask_for_an_upstream_part_by_its_name(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_make_may_ask_for_an_upstream_part_by_its_name(tmp_path, processes):
     pipefile = '''
     import djflow
 
@@ -527,7 +546,7 @@ def test_a_make_may_ask_for_an_upstream_part_by_its_name(tmp_path):
     '''
     pipeline = djflow.load(write_project(tmp_path, pipefile))
     pipeline.Source.insert([{"n": n} for n in range(4)])
-    pipeline.run()
+    pipeline.run(processes=processes)  # with 2, both names of the part are shipped to the worker
     assert dict(zip(*pipeline.ItemCount.fetch("n", "count"))) == {0: 0, 1: 1, 2: 2, 3: 3}
 
 

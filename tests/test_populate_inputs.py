@@ -13,7 +13,7 @@ import pytest
 from populate_helpers import write_project
 
 import djflow
-from djflow.shipped import ShippedInput, open_shipped_inputs
+from djflow.shipped import ShippedInput, opened_inputs
 
 PIPEFILE = '''
 import djflow
@@ -138,10 +138,14 @@ def test_shipped_inputs_pickle_and_open_as_the_same_query(tmp_path):
     pipeline.Recording.populate()
     live = pipeline.Recording.Trial & {"subject_id": "M1"}
     shipped = pickle.loads(pickle.dumps(ShippedInput.from_query(live, "Recording__Trial")))
-    opened, database = open_shipped_inputs({"Trial": shipped, "key": {"subject_id": "M1"}})
-    try:
+    with opened_inputs({"Trial": shipped, "key": {"subject_id": "M1"}}) as opened:
         assert opened["key"] == {"subject_id": "M1"}
         assert opened["Trial"].fetch(order_by="trial") == live.fetch(order_by="trial")
         assert len(opened["Trial"] & "trial > 0") == len(live & "trial > 0") == 2
-    finally:
-        database.close()
+        # a make running inside a make gets inputs of its own, not the ones the outer make is reading
+        first_trial = ShippedInput.from_query(live & "trial = 0", "Recording__Trial")
+        with opened_inputs({"Trial": first_trial}) as inner:
+            assert len(inner["Trial"]) == 1
+        assert len(opened["Trial"]) == 3
+    with opened_inputs({"Trial": shipped}) as again:  # the next make sees its own rows, not the last one's too
+        assert len(again["Trial"]) == 3
