@@ -443,11 +443,11 @@ class MakeCalls:
 
     def __next__(self) -> MakeCall:
         populator = self.populator
+        if populator.stop or (self.max_calls is not None and self.drawn >= self.max_calls):
+            populator.stop = True  # checked before listing more keys: listing reserves them
+            raise StopIteration
         while self.position >= len(self.page):
             self.page, self.position = next(self.pages), 0
-        if populator.stop or (self.max_calls is not None and self.drawn >= self.max_calls):
-            populator.stop = True
-            raise StopIteration
         pending = self.page[self.position]
         self.position += 1
         self.drawn += 1
