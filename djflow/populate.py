@@ -133,6 +133,15 @@ def progress(table: Table, *restrictions: Any, display: bool = False) -> tuple[i
     return remaining, total
 
 
+def _listened(hook_caller: Any) -> Any:
+    """The hook caller, or a function doing nothing when no plugin implements the hook."""
+    return hook_caller if hook_caller.get_hookimpls() else _ignore
+
+
+def _ignore(**_: Any) -> None:
+    pass
+
+
 class Populator:
     """One populate call: its pending keys, its worker identity, its counters."""
 
@@ -155,6 +164,9 @@ class Populator:
         self.key_decoder = self.pending.source._row_decoder(self.key_names)
         self.reserve_size = MIN_RESERVE
         self.make_seconds: float | None = None
+        # per-key hooks nobody implements are not called: a pluggy call is a few µs on every key
+        self.job_started = _listened(self.pipeline.hook.job_started)
+        self.job_succeeded = _listened(self.pipeline.hook.job_succeeded)
         self.stop = False
         self.last_page = False  # the page last listed is the end of the pending keys (as far as known)
         self._prepare_writes()
@@ -251,6 +263,7 @@ class Populator:
                 condition = " AND ".join(f"{quote(parent)} = ?" for parent in fk.attributes.values())
                 positions = [self.key_names.index(child) for child in fk.attributes]
                 self.parent_checks.append((f"SELECT 1 FROM {quote(fk.parent)} WHERE {condition}", positions))
+        self.primary_key = table.heading.primary_key
         self.parts = {part.table_name: part for part in table.parts.values()}
         self.part_by_name = {}
         for short, part in table.parts.items():
@@ -288,7 +301,7 @@ class Populator:
                 else:
                     row[attribute] = value
             masters.append(self.table.encode_row(row))
-            master_key = {n: row[n] for n in self.table.heading.primary_key if n in row}
+            master_key = {n: row[n] for n in self.primary_key if n in row}
             for part, rows in part_rows.items():
                 if isinstance(rows, dict) or not isinstance(rows, (list, tuple)):
                     raise DataError(f"make of {name} returned {part._name} as a {type(rows).__name__}; give a list of dicts")
@@ -453,7 +466,7 @@ class MakeCalls:
         self.drawn += 1
         call = populator.make_call(pending, self.prefetch)
         self.pending_of[id(call)] = pending
-        populator.pipeline.hook.job_started(table=populator.table, key=call.key)
+        populator.job_started(table=populator.table, key=call.key)
         return call
 
     def __length_hint__(self) -> int:
@@ -483,7 +496,7 @@ def _finish(populator: Populator, call: MakeCall, outcome: MakeOutcome, pending:
         else:
             if written:
                 result["success_count"] += 1
-                hook.job_succeeded(table=table, key=call.key, seconds=outcome.seconds + time.perf_counter() - started)
+                populator.job_succeeded(table=table, key=call.key, seconds=outcome.seconds + time.perf_counter() - started)
             else:
                 result["skipped_count"] += 1
             if populator.reserve_jobs:
