@@ -122,6 +122,14 @@ class ProcessExecutor:
             max_workers=processes, mp_context=multiprocessing.get_context(method),
             initializer=exit_with_parent, initargs=(os.getpid(),),
         )
+        # fork every worker now, before populate starts its heartbeat thread: a process forked
+        # while another thread is inside SQLite can inherit a held SQLite lock and hang forever
+        try:
+            self.pool.submit(os.getpid).result()
+        except BrokenProcessPool as error:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise PopulateError(f"could not start {processes} worker processes ({error}); "
+                                "try fewer processes, or free some memory") from None
         self.drained = False
 
     def map(self, calls: Iterable[MakeCall]) -> Iterator[tuple[MakeCall, MakeOutcome]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -419,3 +420,24 @@ def test_worker_processes_exit_when_their_parent_is_killed(tmp_path):
     assert len(pipeline.Square) == 0
     (tmp_path / "sleep").unlink()
     assert pipeline.run()["Square"]["computed"] == 4
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads child processes from /proc")
+def test_the_workers_are_forked_before_populate_starts_any_thread(tmp_path):
+    # a process forked while another thread is inside SQLite can inherit a held SQLite lock and
+    # hang at its first query, so the pool forks its workers before the heartbeat thread starts
+    pipeline = standard_project(tmp_path, count=4)
+    seen = {}
+
+    class Spy:
+        @djflow.hookimpl
+        def populate_started(self, table, pending):
+            me = threading.get_native_id()
+            seen["workers"] = len(Path(f"/proc/{os.getpid()}/task/{me}/children").read_text().split())
+            seen["threads"] = sorted(t.name for t in threading.enumerate())
+
+    pipeline.plugin_manager.register(Spy())
+    assert pipeline.Square.populate(processes=2, reserve_jobs=True)["success_count"] == 4
+    assert seen["workers"] == 2
+    assert "djflow-heartbeat" not in seen["threads"]
+
