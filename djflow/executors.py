@@ -126,7 +126,7 @@ class ProcessExecutor:
         # while another thread is inside SQLite can inherit a held SQLite lock and hang forever
         try:
             self.pool.submit(os.getpid).result()
-        except BrokenProcessPool as error:
+        except (BrokenProcessPool, OSError) as error:  # e.g. fork refused for lack of memory
             self.pool.shutdown(wait=False, cancel_futures=True)
             raise PopulateError(f"could not start {processes} worker processes ({error}); "
                                 "try fewer processes, or free some memory") from None
