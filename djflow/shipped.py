@@ -4,7 +4,8 @@ The engine reads each injected input (an upstream table restricted by the key) a
 rows and sends them with the make call. In the worker, :func:`opened_inputs` loads them
 into an in-memory SQLite database (one per worker thread, kept between makes) and hands
 the make real :class:`Query` objects over it, so ``&`` with any restriction, ``*``,
-``proj``, ``aggr`` and ``fetch`` behave exactly as they do on the live database: there is one query engine, not two.
+``proj``, ``aggr`` and ``fetch`` behave exactly as they do on the live database: there is
+one query engine, not two.
 """
 
 from __future__ import annotations
